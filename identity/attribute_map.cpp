@@ -1,0 +1,43 @@
+#include "identity/attribute_map.hpp"
+
+#include "identity/email.hpp"
+
+namespace sso {
+namespace {
+
+std::string first_value(const ValidatedAssertion& a, std::string_view name) {
+    const SamlAttribute* attr = find_saml_attribute(a, name);
+    return attr && !attr->values.empty() ? attr->values.front() : std::string();
+}
+
+}  // namespace
+
+const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::string_view name) noexcept {
+    if (name.empty()) return nullptr;
+    for (const auto& attr : a.attributes)
+        if (attr.name == name || attr.friendly_name == name) return &attr;
+    return nullptr;
+}
+
+SessionRecord identity_from_assertion(const ValidatedAssertion& a, const AttributeMap& map) {
+    SessionRecord r;
+    r.user = map.user.empty() ? a.name_id : first_value(a, map.user);
+    // An e-mail that does not normalise is not an identity key; the raw value stays readable
+    // through its attribute variable.
+    if (auto email = normalize_email(first_value(a, map.email))) r.email = *email;
+    r.display_name = first_value(a, map.display_name);
+    if (const SamlAttribute* g = find_saml_attribute(a, map.groups)) r.groups = g->values;
+    for (const auto& attr : a.attributes) {
+        r.attributes.push_back({attr.name, attr.values});
+        if (!attr.friendly_name.empty() && attr.friendly_name != attr.name)
+            r.attributes.push_back({attr.friendly_name, attr.values});
+    }
+    r.auth_method = "saml";
+    r.idp = a.idp;
+    r.name_id = a.name_id;
+    r.name_id_format = a.name_id_format;
+    r.session_index = a.session_index;
+    return r;
+}
+
+}  // namespace sso

@@ -1,0 +1,25 @@
+// Which SAML attribute feeds which part of the identity, and the mapping itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "saml/service_provider.hpp"
+#include "session/session_record.hpp"
+
+namespace sso {
+
+// Each entry names an attribute by its Name or its FriendlyName. An empty user means NameID.
+struct AttributeMap {
+    std::string user;
+    std::string email = "mail";
+    std::string display_name = "displayName";
+    std::string groups = "groups";
+};
+
+const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::string_view name) noexcept;
+
+// The session record for a validated assertion; times and scope are the caller's.
+SessionRecord identity_from_assertion(const ValidatedAssertion& assertion, const AttributeMap& map);
+
+}  // namespace sso

@@ -1,0 +1,91 @@
+#include "identity/header_value.hpp"
+
+#include <new>
+
+namespace sso {
+
+namespace {
+
+constexpr bool needs_escape(unsigned char c) noexcept {
+    return c < 0x20 || c > 0x7E || c == '%';
+}
+
+constexpr char kHex[] = "0123456789ABCDEF";
+
+constexpr char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+}  // namespace
+
+std::size_t encoded_header_value_length(std::string_view raw) noexcept {
+    std::size_t n = raw.size();
+    for (const char c : raw) {
+        if (needs_escape(static_cast<unsigned char>(c))) {
+            n += 2;
+        }
+    }
+    return n;
+}
+
+void encode_header_value_into(std::string_view raw, char* out) noexcept {
+    for (const char ch : raw) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (needs_escape(c)) {
+            *out++ = '%';
+            *out++ = kHex[c >> 4];
+            *out++ = kHex[c & 0x0F];
+        } else {
+            *out++ = ch;
+        }
+    }
+}
+
+std::string encode_header_value(std::string_view raw) noexcept {
+    try {
+        std::string out(encoded_header_value_length(raw), '\0');
+        encode_header_value_into(raw, out.data());
+        return out;
+    } catch (const std::bad_alloc&) {
+        return {};
+    }
+}
+
+bool is_identity_header_name(std::string_view name) noexcept {
+    constexpr std::string_view kPrefix = "x-sso-";
+    if (name.size() < kPrefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < kPrefix.size(); ++i) {
+        const char c = name[i] == '_' ? '-' : ascii_lower(name[i]);
+        if (c != kPrefix[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string join_values(std::span<const std::string> values, std::string_view separator) noexcept {
+    try {
+        std::size_t total = 0;
+        for (const auto& v : values) {
+            total += v.size();
+        }
+        if (!values.empty()) {
+            total += separator.size() * (values.size() - 1);
+        }
+        std::string out;
+        out.reserve(total);
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (i != 0) {
+                out.append(separator);
+            }
+            out.append(values[i]);
+        }
+        return out;
+    } catch (const std::bad_alloc&) {
+        return {};
+    }
+}
+
+}  // namespace sso

@@ -1,0 +1,113 @@
+// Access phase of a protected location: a valid session lets the request through with its
+// identity; otherwise a browser is sent to the IdP and anything else gets 401.
+#include "module/flows.hpp"
+#include "module/handlers.hpp"
+#include "module/http_util.hpp"
+#include "session/return_target.hpp"
+
+namespace sso::ngx {
+namespace {
+
+void finish(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    ctx->phase = Phase::done;
+    if (ctx->async) {  // the handler already returned NGX_AGAIN: run the phases again
+        ngx_http_core_run_phases(r);
+        ngx_http_run_posted_requests(r->connection);
+    }
+}
+
+bool contains_ci(std::string_view hay, std::string_view needle) noexcept {
+    if (needle.size() > hay.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
+        if (ngx_strncasecmp(reinterpret_cast<u_char*>(const_cast<char*>(hay.data() + i)),
+                            reinterpret_cast<u_char*>(const_cast<char*>(needle.data())), needle.size()) == 0)
+            return true;
+    return false;
+}
+
+// Only a top-level page load can follow a redirect to the IdP and back.
+bool is_browser_navigation(ngx_http_request_t* r) noexcept {
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return false;
+    auto accept = request_header(r, "accept");
+    if (!accept || !contains_ci(*accept, "text/html")) return false;
+    auto xrw = request_header(r, "x-requested-with");
+    return !(xrw && contains_ci(*xrw, "XMLHttpRequest"));
+}
+
+void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    SrvConf* scf = srv_conf(r);
+    LocConf* lcf = loc_conf(r);
+    if (!scf->rt->sp) {
+        decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_INFO,
+                    "access denied: SAML is off for this server (no sso_idp_metadata) and no session",
+                    "Sign-in unavailable",
+                    "Single sign-on is not configured for this site yet, so this page cannot be opened.");
+        finish(r);
+        return;
+    }
+    const bool navigation = is_browser_navigation(r);
+    if (!navigation && (lcf->non_browser == non_browser_401 || !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)))) {
+        decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_INFO, "no session: not a browser navigation, answering 401",
+                    "Authentication required", "Sign in through a browser first; this request carries no valid session.");
+        finish(r);
+        return;
+    }
+    // The original URL comes back after the login; a request line such as "//evil/" must not
+    // turn that into an open redirect.
+    auto target = safe_return_target(sv(r->unparsed_uri), request_scheme(r), request_host(r));
+    try {
+        start_login(r, ctx, target ? std::string_view(*target) : std::string_view("/"), finish);
+    } catch (...) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+    }
+}
+
+void after_session(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    if (ctx->decision != NGX_OK || ctx->authenticated) {
+        finish(r);
+        return;
+    }
+    unauthenticated(r, ctx);
+}
+
+ngx_int_t conclude(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    if (ctx->decision == NGX_OK && ctx->authenticated) {
+        if (loc_conf(r)->identity_headers && !ctx->headers_set) {
+            if (!add_identity_headers(r, ctx->identity)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            ctx->headers_set = 1;
+        }
+        return NGX_OK;
+    }
+    if (ctx->decision == NGX_OK) ctx->decision = NGX_HTTP_FORBIDDEN;
+    ngx_http_finalize_request(r, send_decision(r, ctx));
+    return NGX_DONE;
+}
+
+}  // namespace
+
+ngx_int_t post_read_handler(ngx_http_request_t* r) noexcept {
+    if (strip_identity_headers(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_DECLINED;
+}
+
+ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
+    LocConf* lcf = loc_conf(r);
+    if (!lcf->enable || lcf->endpoint) return NGX_DECLINED;
+    RequestCtx* ctx = request_ctx(r);
+    if (!ctx) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    switch (ctx->phase) {
+    case Phase::waiting: return NGX_AGAIN;
+    case Phase::done: return conclude(r, ctx);
+    case Phase::idle: break;
+    }
+    ctx->phase = Phase::waiting;
+    load_session(r, ctx, after_session);
+    if (ctx->phase == Phase::done) return conclude(r, ctx);
+    ctx->async = 1;
+    return NGX_AGAIN;
+}
+
+}  // namespace sso::ngx

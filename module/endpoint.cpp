@@ -1,0 +1,332 @@
+// `sso_endpoint`: SP metadata, login, the Assertion Consumer Service and logout, chosen by the
+// last path segment of the location (…/metadata, …/login, …/acs, …/logout).
+#include <algorithm>
+#include <string>
+
+#include "identity/attribute_map.hpp"
+#include "module/flows.hpp"
+#include "module/handlers.hpp"
+#include "module/http_util.hpp"
+#include "session/form.hpp"
+#include "session/return_target.hpp"
+#include "session/session_id.hpp"
+
+namespace sso::ngx {
+namespace {
+
+constexpr std::string_view kRefusedTitle = "Sign-in refused";
+constexpr std::string_view kRefusedMessage =
+    "The identity provider's answer could not be accepted. Please start again from the page you wanted to open.";
+
+void finish(ngx_http_request_t* r) noexcept {
+    ngx_http_finalize_request(r, send_decision(r, request_ctx(r)));
+}
+
+void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason) noexcept {
+    try {
+        decide_page(r, ctx, status, NGX_LOG_WARN, "SAML response refused: " + std::string(reason), kRefusedTitle,
+                    kRefusedMessage);
+    } catch (...) {
+        ctx->decision = status;
+    }
+}
+
+std::string_view last_segment(ngx_http_request_t* r) noexcept {
+    const std::string_view uri = sv(r->uri);
+    const std::size_t slash = uri.rfind('/');
+    return slash == std::string_view::npos ? uri : uri.substr(slash + 1);
+}
+
+// ?return_to=… checked against our own origin; "/" when absent.
+std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept {
+    refused = false;
+    ngx_str_t value;
+    if (ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &value) != NGX_OK)
+        return std::string("/");
+    try {
+        auto decoded = url_decode(sv(value), true);
+        auto target = decoded ? safe_return_target(*decoded, request_scheme(r), request_host(r)) : std::nullopt;
+        if (!target) refused = true;
+        return target;
+    } catch (...) {
+        refused = true;
+        return std::nullopt;
+    }
+}
+
+// --- ACS: take the pending request, refuse replays, create the session -----------------------
+
+void acs_session_saved(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    SrvConf* scf = srv_conf(r);
+    if (reply.status != StoreStatus::ok) {
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "cannot store the new session: store full or unavailable",
+                    "Service unavailable", "Your sign-in could not be completed. Please try again shortly.");
+    } else {
+        try {
+            const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
+            ctx->set_cookie = pool_copy(r->pool, build_set_cookie(scf->rt->cookie, sv(ctx->session_id), max_age));
+            decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, sv(ctx->return_to));
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "sso: signed in \"%V\" via SAML", &ctx->user_for_log);
+        } catch (...) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    finish(r);
+}
+
+void acs_save_session(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    SrvConf* scf = srv_conf(r);
+    const std::int64_t now = ngx_time();
+    main_conf(r)->store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session),
+                             {ctx->session_expires, scf->session_idle_timeout}, now, acs_session_saved, r);
+}
+
+void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    if (reply.status == StoreStatus::exists) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "assertion was already used (replay): " + std::string(sv(ctx->replay_key)));
+        finish(r);
+        return;
+    }
+    if (reply.status != StoreStatus::ok) {
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "replay cache full or unavailable; login refused",
+                    "Service unavailable", "Your sign-in could not be completed. Please try again shortly.");
+        finish(r);
+        return;
+    }
+    // A login always gets a fresh id; the session the browser had before is ended (fixation).
+    if (ctx->old_session.len) {
+        main_conf(r)->store->remove(Table::sessions, sv(ctx->old_session), [](void* data, StoreReply) noexcept {
+            acs_save_session(static_cast<ngx_http_request_t*>(data));
+        }, r);
+        return;
+    }
+    acs_save_session(r);
+}
+
+void acs_pending_taken(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    if (reply.status != StoreStatus::ok) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+               "InResponseTo " + std::string(sv(ctx->in_response_to)) +
+                   " names no AuthnRequest this SP has pending (unknown, already answered or expired)");
+        finish(r);
+        return;
+    }
+    const std::string_view pending = reply.value;
+    const std::size_t nl = pending.find('\n');
+    if (nl == std::string_view::npos || pending.substr(0, nl) != sv(ctx->relay_state)) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "RelayState does not belong to the AuthnRequest named by InResponseTo");
+        finish(r);
+        return;
+    }
+    ctx->return_to = pool_copy(r->pool, pending.substr(nl + 1));
+    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
+                                    ngx_time(), acs_assertion_recorded, r);
+}
+
+// The body is in memory or, when large, in a temporary file.
+std::optional<std::string> request_body(ngx_http_request_t* r) {
+    if (!r->request_body || !r->request_body->bufs) return std::nullopt;
+    std::string body;
+    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+        ngx_buf_t* b = cl->buf;
+        if (b->in_file) {
+            const std::size_t len = static_cast<std::size_t>(b->file_last - b->file_pos);
+            const std::size_t at = body.size();
+            body.resize(at + len);
+            const ssize_t n = ngx_read_file(b->file, reinterpret_cast<u_char*>(body.data() + at), len, b->file_pos);
+            if (n != static_cast<ssize_t>(len)) return std::nullopt;
+        } else {
+            body.append(reinterpret_cast<const char*>(b->pos), static_cast<std::size_t>(b->last - b->pos));
+        }
+    }
+    return body;
+}
+
+void acs_body_read(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    SrvConf* scf = srv_conf(r);
+    try {
+        auto body = request_body(r);
+        if (!body) {
+            refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "empty or unreadable POST body");
+            finish(r);
+            return;
+        }
+        const FormField response = form_field(*body, "SAMLResponse");
+        const FormField relay = form_field(*body, "RelayState");
+        if (response.status != FormFieldStatus::found || relay.status == FormFieldStatus::malformed ||
+            relay.status == FormFieldStatus::duplicate) {
+            refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                   response.status == FormFieldStatus::absent      ? "no SAMLResponse field in the POST"
+                   : response.status == FormFieldStatus::duplicate ? "SAMLResponse given twice"
+                                                                   : "malformed form encoding");
+            finish(r);
+            return;
+        }
+        const std::int64_t now = ngx_time();
+        auto assertion = scf->rt->sp->consume_response(response.value, now);
+        if (!assertion) {
+            const auto code = assertion.error().code;
+            refuse(r, ctx, code == SamlError::bad_request ? NGX_HTTP_BAD_REQUEST
+                           : code == SamlError::internal  ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                                          : NGX_HTTP_FORBIDDEN,
+                   assertion.error().reason);
+            finish(r);
+            return;
+        }
+        SessionRecord record = identity_from_assertion(assertion.value(), scf->rt->attributes);
+        if (record.user.empty()) {
+            refuse(r, ctx, NGX_HTTP_FORBIDDEN, "the attribute mapped to the user name is missing or empty");
+            finish(r);
+            return;
+        }
+        auto id = new_session_id();
+        if (!id) {
+            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "no random bytes for a session id",
+                        "Internal error", "Your sign-in could not be completed.");
+            finish(r);
+            return;
+        }
+        record.scope = scf->rt->scope;
+        record.created = record.last_seen = now;
+        record.expires = now + scf->session_lifetime;
+        if (assertion->session_not_on_or_after) record.expires = std::min(record.expires, assertion->session_not_on_or_after);
+        const std::string encoded = encode_session(record);
+        if (encoded.empty()) {
+            refuse(r, ctx, NGX_HTTP_FORBIDDEN, "identity too large for a session");
+            finish(r);
+            return;
+        }
+        ctx->session_id = pool_copy(r->pool, *id);
+        ctx->encoded_session = pool_copy(r->pool, encoded);
+        ctx->session_expires = record.expires;
+        ctx->user_for_log = pool_copy(r->pool, record.user);
+        ctx->relay_state = pool_copy(r->pool, relay.value);
+        ctx->in_response_to = pool_copy(r->pool, assertion->in_response_to);
+        ctx->replay_key = pool_copy(r->pool, assertion->idp + '\n' + assertion->assertion_id);
+        ctx->replay_expires = assertion->not_on_or_after;
+        if (auto old = request_cookie(r, scf->rt->cookie.name); old && is_well_formed_session_id(*old))
+            ctx->old_session = pool_copy(r->pool, *old);
+        if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            finish(r);
+            return;
+        }
+        main_conf(r)->store->take(Table::pending_requests, assertion->in_response_to, now, acs_pending_taken, r);
+    } catch (...) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+    }
+}
+
+ngx_int_t acs(ngx_http_request_t* r) noexcept {
+    SrvConf* scf = srv_conf(r);
+    if (!(r->method & NGX_HTTP_POST)) {
+        log_reason(r, NGX_LOG_INFO, "ACS accepts only POST");
+        return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed", "The Assertion Consumer Service takes HTTP-POST.");
+    }
+    // Refuse oversized bodies before reading them.
+    const off_t limit = static_cast<off_t>(scf->max_response_size / 3 * 4 + 8192);
+    if (r->headers_in.content_length_n > limit) {
+        log_reason(r, NGX_LOG_WARN, "SAML response refused: POST body larger than sso_max_response_size allows");
+        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, kRefusedTitle, "The identity provider's answer is too large.");
+    }
+    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
+        log_reason(r, NGX_LOG_INFO, "SAML response refused: POST without a body");
+        return send_page(r, NGX_HTTP_BAD_REQUEST, kRefusedTitle, kRefusedMessage);
+    }
+    const ngx_int_t rc = ngx_http_read_client_request_body(r, [](ngx_http_request_t* r) { acs_body_read(r); });
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
+    return NGX_DONE;
+}
+
+// --- login and logout -------------------------------------------------------------------
+
+ngx_int_t login(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    bool refused = false;
+    auto target = return_to_arg(r, refused);
+    if (refused || !target) {
+        log_reason(r, NGX_LOG_WARN, "login refused: return_to is not a same-origin target");
+        return send_page(r, NGX_HTTP_BAD_REQUEST, "Invalid return address",
+                         "The address to return to after signing in is not on this site.");
+    }
+    ++r->main->count;
+    start_login(r, ctx, *target, finish);
+    return NGX_DONE;
+}
+
+void logout_done(void* data, StoreReply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    log_reason(r, NGX_LOG_INFO, "session ended by logout");
+    finish(r);
+}
+
+ngx_int_t logout(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    SrvConf* scf = srv_conf(r);
+    bool refused = false;
+    auto target = return_to_arg(r, refused);
+    if (refused) {
+        log_reason(r, NGX_LOG_WARN, "logout: return_to is not a same-origin target; showing the signed-out page");
+        target.reset();
+    }
+    try {
+        ctx->set_cookie = pool_copy(r->pool, build_clear_cookie(scf->rt->cookie));
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_str_t given;
+    const bool has_target = ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &given) == NGX_OK;
+    if (target && has_target) {
+        decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, *target);
+    } else {
+        ctx->decision = NGX_HTTP_OK;
+        ctx->title = pool_copy(r->pool, "Signed out");
+        ctx->message = pool_copy(r->pool, "You are signed out of this site.");
+    }
+    ++r->main->count;
+    auto cookie = request_cookie(r, scf->rt->cookie.name);
+    if (!cookie || !is_well_formed_session_id(*cookie)) {
+        finish(r);
+        return NGX_DONE;
+    }
+    main_conf(r)->store->remove(Table::sessions, *cookie, logout_done, r);
+    return NGX_DONE;
+}
+
+}  // namespace
+
+ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    if (!ctx) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    SrvConf* scf = srv_conf(r);
+    const std::string_view action = last_segment(r);
+    const bool get = r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD);
+    if (action == "logout") {
+        if (!(get || (r->method & NGX_HTTP_POST))) return NGX_HTTP_NOT_ALLOWED;
+        if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return logout(r, ctx);
+    }
+    if (action != "metadata" && action != "login" && action != "acs")
+        return send_page(r, NGX_HTTP_NOT_FOUND, "Not found",
+                         "This sign-in endpoint serves metadata, login, acs and logout.");
+    if (!scf->rt->sp) {
+        log_reason(r, NGX_LOG_INFO, "SAML endpoint used while SAML is off (no sso_idp_metadata)");
+        return send_page(r, NGX_HTTP_NOT_FOUND, "SAML is off",
+                         "No identity provider metadata is configured for this site.");
+    }
+    if (action == "acs") return acs(r);
+    if (!get) return NGX_HTTP_NOT_ALLOWED;
+    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (action == "metadata")
+        return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp->metadata_xml());
+    return login(r, ctx);
+}
+
+}  // namespace sso::ngx

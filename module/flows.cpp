@@ -1,0 +1,100 @@
+#include "module/flows.hpp"
+
+#include "module/http_util.hpp"
+#include "session/session_id.hpp"
+
+namespace sso::ngx {
+void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t level, std::string_view reason,
+                 std::string_view title, std::string_view message) noexcept {
+    log_reason(r, level, reason);
+    ctx->decision = status;
+    ctx->title = pool_copy(r->pool, title);
+    ctx->message = pool_copy(r->pool, message);
+    ctx->location = {0, nullptr};
+}
+
+void decide_redirect(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view location) noexcept {
+    ctx->decision = status;
+    ctx->location = pool_copy(r->pool, location);
+    if (!ctx->location.data) ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    if (ctx->set_cookie.len && !add_response_header(r, "Set-Cookie", sv(ctx->set_cookie))) return NGX_ERROR;
+    if (ctx->location.len) return send_redirect(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->location));
+    if (!ctx->title.data) return ctx->decision;
+    return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message));
+}
+
+void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept {
+    SrvConf* scf = srv_conf(r);
+    auto cookie = request_cookie(r, scf->rt->cookie.name);
+    if (!cookie || !is_well_formed_session_id(*cookie)) {
+        done(r);
+        return;
+    }
+    ctx->session_id = pool_copy(r->pool, *cookie);
+    ctx->next = done;
+    main_conf(r)->store->get(Table::sessions, *cookie, ngx_time(), [](void* data, StoreReply reply) noexcept {
+        auto* r = static_cast<ngx_http_request_t*>(data);
+        auto* ctx = request_ctx(r);
+        SrvConf* scf = srv_conf(r);
+        if (reply.status == StoreStatus::unavailable) {
+            decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "session store unavailable",
+                        "Service unavailable", "The session store cannot be reached. Please try again shortly.");
+        } else if (reply.status == StoreStatus::ok) {
+            auto record = decode_session(reply.value);
+            if (!record) {
+                log_reason(r, NGX_LOG_WARN, "stored session is corrupt; treated as no session");
+            } else if (record->scope != scf->rt->scope) {
+                log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
+            } else if (record->expires <= ngx_time()) {
+                // the store expires it too; this only covers a clock step between the two
+            } else if (!set_identity(r, ctx, *record, sv(loc_conf(r)->groups_separator))) {
+                ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        ctx->next(r);
+    }, r);
+}
+
+void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept {
+    SrvConf* scf = srv_conf(r);
+    try {
+        auto relay = new_random_token(16);
+        if (!relay) {
+            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "no random bytes for RelayState",
+                        "Internal error", "The sign-in could not be started.");
+            done(r);
+            return;
+        }
+        auto request = scf->rt->sp->build_authn_request(*relay);
+        if (!request) {
+            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, request.error().reason, "Internal error",
+                        "The sign-in could not be started.");
+            done(r);
+            return;
+        }
+        decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, request->redirect_url);
+        // What the ACS needs to finish this login, keyed by the AuthnRequest ID.
+        const std::string pending = *relay + '\n' + std::string(return_to);
+        ctx->next = done;
+        const std::int64_t now = ngx_time();
+        main_conf(r)->store->put(Table::pending_requests, request->request_id, pending, {now + scf->login_timeout, 0},
+                                 now, [](void* data, StoreReply reply) noexcept {
+            auto* r = static_cast<ngx_http_request_t*>(data);
+            auto* ctx = request_ctx(r);
+            if (reply.status != StoreStatus::ok)
+                decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
+                            "cannot record the pending AuthnRequest: session store full or unavailable",
+                            "Service unavailable", "The sign-in could not be started. Please try again shortly.");
+            ctx->next(r);
+        }, r);
+    } catch (...) {
+        decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "out of memory starting a login",
+                    "Internal error", "The sign-in could not be started.");
+        done(r);
+    }
+}
+
+}  // namespace sso::ngx

@@ -1,0 +1,24 @@
+// The steps of a sign-in that both the access phase and the endpoint take. Each step may
+// wait on the store; it records its outcome in the request context and calls `done`.
+#pragma once
+
+#include "module/request_ctx.hpp"
+#include "module/sso_conf.hpp"
+
+namespace sso::ngx {
+
+// Decision helpers: what the request gets when the flow finishes.
+void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t log_level,
+                 std::string_view reason, std::string_view title, std::string_view message) noexcept;
+void decide_redirect(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view location) noexcept;
+
+// Sends what ctx->decision says (page, or redirect with an optional Set-Cookie).
+ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept;
+
+// Looks up the session cookie; on success ctx->authenticated is set and the identity filled.
+void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept;
+
+// Records a pending AuthnRequest and decides the redirect to the IdP.
+void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept;
+
+}  // namespace sso::ngx

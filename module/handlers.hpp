@@ -1,0 +1,12 @@
+// The module's phase handlers and the content handler of `sso_endpoint`.
+#pragma once
+
+#include "module/ngx_includes.hpp"
+
+namespace sso::ngx {
+
+ngx_int_t post_read_handler(ngx_http_request_t* r) noexcept;  // strips forged identity headers
+ngx_int_t access_handler(ngx_http_request_t* r) noexcept;     // `sso on`: session or sign-in
+ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept;   // metadata, login, acs, logout
+
+}  // namespace sso::ngx

@@ -1,0 +1,165 @@
+#include "module/http_util.hpp"
+
+#include <cstring>
+
+#include "session/cookie.hpp"
+
+namespace sso::ngx {
+namespace {
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (const char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    for (const unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+bool wants_json(ngx_http_request_t* r) noexcept {
+    auto accept = request_header(r, "accept");
+    return accept && accept->find("application/json") != std::string_view::npos &&
+           accept->find("text/html") == std::string_view::npos;
+}
+
+}  // namespace
+
+ngx_str_t pool_copy(ngx_pool_t* pool, std::string_view s) noexcept {
+    ngx_str_t out{0, nullptr};
+    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, s.size() ? s.size() : 1));
+    if (!p) return out;
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    out.len = s.size();
+    out.data = p;
+    return out;
+}
+
+std::optional<std::string_view> request_header(ngx_http_request_t* r, std::string_view name) noexcept {
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (h[i].key.len == name.size() &&
+                ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(name.data())), name.size()) == 0)
+                return sv(h[i].value);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string_view> request_cookie(ngx_http_request_t* r, std::string_view name) noexcept {
+    auto** headers = static_cast<ngx_table_elt_t**>(r->headers_in.cookies.elts);
+    for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; ++i)
+        if (auto v = find_cookie(sv(headers[i]->value), name)) return v;
+    return std::nullopt;
+}
+
+bool add_response_header(ngx_http_request_t* r, std::string_view name, std::string_view value) noexcept {
+    auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
+    if (!h) return false;
+    h->hash = 1;
+    h->key = pool_copy(r->pool, name);
+    h->value = pool_copy(r->pool, value);
+    return h->key.data && h->value.data;
+}
+
+void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason) noexcept {
+    char buf[512];
+    std::size_t n = 0;
+    for (const char c : reason) {
+        if (n == sizeof buf - 4) {
+            buf[n++] = '.';
+            buf[n++] = '.';
+            buf[n++] = '.';
+            break;
+        }
+        const auto u = static_cast<unsigned char>(c);
+        buf[n++] = (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    ngx_str_t msg{n, reinterpret_cast<u_char*>(buf)};
+    ngx_log_error(level, r->connection->log, 0, "sso: %V", &msg);
+}
+
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) noexcept {
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = static_cast<off_t>(body.size());
+    r->headers_out.content_type = pool_copy(r->pool, content_type);
+    r->headers_out.content_type_len = content_type.size();
+    r->headers_out.content_type_lowcase = nullptr;
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+    if (!add_response_header(r, "Cache-Control", "no-store")) return NGX_ERROR;
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+    if (body.empty()) return ngx_http_send_special(r, NGX_HTTP_LAST);
+    auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
+    ngx_str_t copy = pool_copy(r->pool, body);
+    if (!b || !copy.data) return NGX_ERROR;
+    b->pos = copy.data;
+    b->last = copy.data + copy.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    ngx_chain_t out{b, nullptr};
+    return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message) noexcept {
+    try {
+        if (wants_json(r)) {
+            const std::string body = "{\"status\":" + std::to_string(status) + ",\"error\":\"" + json_escape(title) +
+                                     "\",\"message\":\"" + json_escape(message) + "\"}\n";
+            return send_body(r, status, "application/json", body);
+        }
+        const std::string t = html_escape(title);
+        const std::string body =
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + t +
+            "</title><style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}"
+            "h1{font-size:1.4em}</style></head><body><h1>" + t + "</h1><p>" + html_escape(message) +
+            "</p></body></html>\n";
+        return send_body(r, status, "text/html; charset=utf-8", body);
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept {
+    if (!add_response_header(r, "Location", location)) return NGX_ERROR;
+    return send_body(r, status, "text/plain", "");
+}
+
+std::string_view request_scheme(ngx_http_request_t* r) noexcept {
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) return "https";
+#endif
+    return "http";
+}
+
+std::string_view request_host(ngx_http_request_t* r) noexcept {
+    return r->headers_in.host ? sv(r->headers_in.host->value) : std::string_view();
+}
+
+}  // namespace sso::ngx

@@ -1,0 +1,43 @@
+// Small request/response helpers shared by the phase handlers and the endpoint.
+#pragma once
+
+#include "module/ngx_includes.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sso::ngx {
+
+inline std::string_view sv(const ngx_str_t& s) noexcept {
+    return {reinterpret_cast<const char*>(s.data), s.len};
+}
+
+// A copy in the request pool; data is null when the pool is exhausted.
+ngx_str_t pool_copy(ngx_pool_t* pool, std::string_view s) noexcept;
+
+// The first request header with this (case-insensitive) name.
+std::optional<std::string_view> request_header(ngx_http_request_t* r, std::string_view lowercase_name) noexcept;
+
+// The value of a cookie, looked up in every Cookie header the client sent.
+std::optional<std::string_view> request_cookie(ngx_http_request_t* r, std::string_view name) noexcept;
+
+bool add_response_header(ngx_http_request_t* r, std::string_view name, std::string_view value) noexcept;
+
+// One log line for a decision, with the reason escaped (it may quote hostile input).
+void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason) noexcept;
+
+// A complete response with a short HTML page (or JSON when the client asked for JSON).
+// Returns what ngx_http_output_filter returned, for ngx_http_finalize_request.
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message) noexcept;
+
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) noexcept;
+
+// 302/303 to `location`, no body cached anywhere.
+ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept;
+
+// "https" or "http", and the Host the client used: the origin return targets must match.
+std::string_view request_scheme(ngx_http_request_t* r) noexcept;
+std::string_view request_host(ngx_http_request_t* r) noexcept;
+
+}  // namespace sso::ngx

@@ -1,0 +1,195 @@
+// The identity as nginx sees it: $sso_* variables and the X-SSO-* request headers.
+#include <cstddef>
+#include <cstring>
+#include <new>
+
+#include "identity/header_value.hpp"
+#include "module/http_util.hpp"
+#include "module/request_ctx.hpp"
+
+namespace sso::ngx {
+namespace {
+
+ngx_str_t encoded(ngx_pool_t* pool, std::string_view raw) noexcept {
+    ngx_str_t out{0, nullptr};
+    const std::size_t len = encoded_header_value_length(raw);
+    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, len ? len : 1));
+    if (!p) return out;
+    encode_header_value_into(raw, reinterpret_cast<char*>(p));
+    out.len = len;
+    out.data = p;
+    return out;
+}
+
+ngx_str_t encoded_joined(ngx_pool_t* pool, const std::vector<std::string>& values, std::string_view sep) noexcept {
+    try {
+        return encoded(pool, join_values(values, sep));
+    } catch (...) {
+        return {0, nullptr};
+    }
+}
+
+struct HeaderDef {
+    const char* name;
+    std::size_t offset;
+};
+constexpr HeaderDef kHeaders[] = {
+    {"X-SSO-User", offsetof(Identity, user)},          {"X-SSO-Email", offsetof(Identity, email)},
+    {"X-SSO-Name", offsetof(Identity, name)},          {"X-SSO-Groups", offsetof(Identity, groups)},
+    {"X-SSO-Auth-Method", offsetof(Identity, auth_method)}, {"X-SSO-IdP", offsetof(Identity, idp)},
+};
+
+const ngx_str_t& field(const Identity& id, std::size_t offset) noexcept {
+    return *reinterpret_cast<const ngx_str_t*>(reinterpret_cast<const char*>(&id) + offset);
+}
+
+ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t offset) noexcept {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    if (!ctx || !ctx->authenticated) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    const ngx_str_t& s = field(ctx->identity, offset);
+    v->data = s.data;
+    v->len = s.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+// $sso_attr_NAME: the attribute with that Name or FriendlyName.
+ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) noexcept {
+    auto* var_name = reinterpret_cast<ngx_str_t*>(data);
+    constexpr std::string_view prefix = "sso_attr_";
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    v->not_found = 1;
+    if (!ctx || !ctx->authenticated || var_name->len <= prefix.size()) return NGX_OK;
+    const std::string_view want = sv(*var_name).substr(prefix.size());
+    for (ngx_uint_t i = 0; i < ctx->identity.nattrs; ++i) {
+        const IdentityAttr& a = ctx->identity.attrs[i];
+        // nginx lower-cases variable names; attribute names keep their case (displayName).
+        if (a.name.len == want.size() && ngx_strncasecmp(a.name.data, reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) == 0) {
+            v->data = a.value.data;
+            v->len = a.value.len;
+            v->valid = 1;
+            v->no_cacheable = 0;
+            v->not_found = 0;
+            break;
+        }
+    }
+    return NGX_OK;
+}
+
+ngx_int_t identity_var_handler(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
+    return identity_variable(r, v, data);
+}
+
+}  // namespace
+
+RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    if (ctx) return ctx;
+    ctx = static_cast<RequestCtx*>(ngx_pcalloc(r->pool, sizeof(RequestCtx)));
+    if (!ctx) return nullptr;
+    ngx_http_set_ctx(r, ctx, ngx_http_sso_module);
+    return ctx;
+}
+
+bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& rec, std::string_view sep) noexcept {
+    Identity& id = ctx->identity;
+    id.user = encoded(r->pool, rec.user);
+    id.email = encoded(r->pool, rec.email);
+    id.name = encoded(r->pool, rec.display_name);
+    id.groups = encoded_joined(r->pool, rec.groups, sep);
+    id.auth_method = encoded(r->pool, rec.auth_method);
+    id.idp = encoded(r->pool, rec.idp);
+    id.nattrs = rec.attributes.size();
+    id.attrs = static_cast<IdentityAttr*>(ngx_pcalloc(r->pool, sizeof(IdentityAttr) * (id.nattrs ? id.nattrs : 1)));
+    if (!id.attrs) return false;
+    for (std::size_t i = 0; i < rec.attributes.size(); ++i) {
+        id.attrs[i].name = pool_copy(r->pool, rec.attributes[i].name);
+        id.attrs[i].value = encoded_joined(r->pool, rec.attributes[i].values, sep);
+        if (!id.attrs[i].name.data || !id.attrs[i].value.data) return false;
+    }
+    for (const auto& h : kHeaders)
+        if (!field(id, h.offset).data) return false;
+    ctx->authenticated = 1;
+    return true;
+}
+
+ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept {
+    bool found = false;
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part && !found; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts && !found; ++i) found = is_identity_header_name(sv(h[i].key));
+    }
+    if (!found) return NGX_OK;
+    // ngx_list_t cannot delete: copy the list without the forged headers.
+    ngx_list_t clean;
+    if (ngx_list_init(&clean, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (is_identity_header_name(sv(h[i].key))) continue;
+            auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&clean));
+            if (!copy) return NGX_ERROR;
+            *copy = h[i];
+        }
+    }
+    // ngx_list_t.last points into the list itself when it has one part: re-aim it after the copy.
+    const bool single_part = clean.last == &clean.part;
+    r->headers_in.headers = clean;
+    if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;
+    return NGX_OK;
+}
+
+bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept {
+    if (strip_identity_headers(r) != NGX_OK) return false;
+    for (const auto& def : kHeaders) {
+        const ngx_str_t& value = field(id, def.offset);
+        if (value.len == 0) continue;
+        auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_in.headers));
+        if (!h) return false;
+        const std::size_t len = std::strlen(def.name);
+        h->key.len = len;
+        h->key.data = reinterpret_cast<u_char*>(const_cast<char*>(def.name));
+        h->value = value;
+        h->lowcase_key = static_cast<u_char*>(ngx_pnalloc(r->pool, len));
+        if (!h->lowcase_key) return false;
+        h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, len);
+#if defined(nginx_version) && nginx_version >= 1023000
+        h->next = nullptr;
+#endif
+    }
+    return true;
+}
+
+ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
+    struct VarDef {
+        const char* name;
+        std::size_t offset;
+    };
+    static const VarDef vars[] = {
+        {"sso_user", offsetof(Identity, user)},   {"sso_email", offsetof(Identity, email)},
+        {"sso_name", offsetof(Identity, name)},   {"sso_groups", offsetof(Identity, groups)},
+        {"sso_auth_method", offsetof(Identity, auth_method)}, {"sso_idp", offsetof(Identity, idp)},
+    };
+    for (const auto& def : vars) {
+        ngx_str_t name{std::strlen(def.name), reinterpret_cast<u_char*>(const_cast<char*>(def.name))};
+        ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+        if (!var) return NGX_ERROR;
+        var->get_handler = identity_var_handler;
+        var->data = def.offset;
+    }
+    static ngx_str_t prefix = ngx_string("sso_attr_");
+    ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
+    if (!var) return NGX_ERROR;
+    var->get_handler = [](ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) -> ngx_int_t {
+        return attribute_variable(r, v, data);
+    };
+    var->data = 0;  // nginx passes the full variable name for prefix variables
+    return NGX_OK;
+}
+
+}  // namespace sso::ngx

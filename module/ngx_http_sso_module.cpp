@@ -1,0 +1,350 @@
+// ngx_http_sso_module: directives, configuration merge and registration with nginx's phases.
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "module/handlers.hpp"
+#include "module/http_util.hpp"
+#include "module/request_ctx.hpp"
+#include "module/shm_store.hpp"
+#include "module/sso_conf.hpp"
+
+namespace sso::ngx {
+namespace {
+
+constexpr std::size_t kDefaultZoneSize = 10 * 1024 * 1024;
+
+// C++ objects in configuration pools: constructed in pool memory, destroyed by pool cleanup.
+template <class T, class... Args>
+T* pool_new(ngx_pool_t* pool, Args&&... args) noexcept {
+    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
+    if (!cln) return nullptr;
+    try {
+        T* obj = new (cln->data) T(std::forward<Args>(args)...);
+        cln->handler = [](void* p) { static_cast<T*>(p)->~T(); };
+        return obj;
+    } catch (...) {
+        cln->handler = nullptr;
+        return nullptr;
+    }
+}
+
+std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
+
+char* conf_error(ngx_conf_t* cf, const std::string& msg) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%*s", msg.size(), msg.data());
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+// --- directives --------------------------------------------------------------------------
+
+// sso_zone NAME:SIZE
+char* set_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* mcf = static_cast<MainConf*>(conf);
+    if (mcf->zone) return const_cast<char*>("is duplicate");
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    const std::string_view arg = sv(value[1]);
+    const std::size_t colon = arg.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return conf_error(cf, "\"sso_zone\": expected NAME:SIZE, got \"" + std::string(arg) + "\"");
+    ngx_str_t name{colon, value[1].data};
+    ngx_str_t size_str{value[1].len - colon - 1, value[1].data + colon + 1};
+    const ssize_t size = ngx_parse_size(&size_str);
+    if (size == NGX_ERROR || size < static_cast<ssize_t>(8 * ngx_pagesize))
+        return conf_error(cf, "\"sso_zone\": invalid size \"" + std::string(sv(size_str)) + "\" (at least 32k)");
+    mcf->zone = ngx_shared_memory_add(cf, &name, static_cast<size_t>(size), &ngx_http_sso_module);
+    if (!mcf->zone) return static_cast<char*>(NGX_CONF_ERROR);
+    return NGX_CONF_OK;
+}
+
+// A file argument: resolved against the prefix and required to be readable now, so that
+// nginx -t points at the line.
+char* set_file(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    auto* field = reinterpret_cast<ngx_str_t*>(static_cast<char*>(conf) + cmd->offset);
+    if (field->data) return const_cast<char*>("is duplicate");
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    *field = value[1];
+    if (sv(*field) == "none" && std::strcmp(reinterpret_cast<const char*>(cmd->name.data), "sso_idp_metadata") == 0)
+        return NGX_CONF_OK;
+    if (ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    ngx_file_info_t fi;
+    if (ngx_file_info(field->data, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "\"%V\": cannot read file \"%V\"", &cmd->name, field);
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    return NGX_CONF_OK;
+}
+
+// sso_attribute user|email|name|groups ATTRIBUTE
+char* set_attribute(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* scf = static_cast<SrvConf*>(conf);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    const std::string_view role = sv(value[1]);
+    if (role != "user" && role != "email" && role != "name" && role != "groups")
+        return conf_error(cf, "\"sso_attribute\": unknown role \"" + std::string(role) + "\" (user, email, name or groups)");
+    if (!scf->attribute_map) {
+        scf->attribute_map = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (!scf->attribute_map) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    auto* kv = static_cast<ngx_keyval_t*>(ngx_array_push(scf->attribute_map));
+    if (!kv) return static_cast<char*>(NGX_CONF_ERROR);
+    kv->key = value[1];
+    kv->value = value[2];
+    return NGX_CONF_OK;
+}
+
+char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->endpoint != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+    lcf->endpoint = 1;
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return endpoint_handler(r); };
+    return NGX_CONF_OK;
+}
+
+ngx_conf_enum_t kNonBrowser[] = {
+    {ngx_string("401"), non_browser_401},
+    {ngx_string("redirect"), non_browser_redirect},
+    {ngx_null_string, 0},
+};
+
+constexpr ngx_uint_t kSrv = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
+constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+#define SRV_OFF(f) NGX_HTTP_SRV_CONF_OFFSET, offsetof(SrvConf, f), nullptr
+#define LOC_OFF(f) NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, f), nullptr
+
+ngx_command_t kCommands[] = {
+    {ngx_string("sso_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
+    {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(LocConf, non_browser), kNonBrowser},
+    {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},
+    {ngx_string("sso_groups_separator"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(groups_separator)},
+    {ngx_string("sso_sp_entity_id"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(entity_id)},
+    {ngx_string("sso_sp_acs_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(acs_url)},
+    {ngx_string("sso_sp_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(key_file)},
+    {ngx_string("sso_sp_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(cert_file)},
+    {ngx_string("sso_idp_metadata"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_file)},
+    {ngx_string("sso_sign_requests"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(sign_requests)},
+    {ngx_string("sso_allow_sha1"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(allow_sha1)},
+    {ngx_string("sso_clock_skew"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(clock_skew)},
+    {ngx_string("sso_attribute"), kSrv | NGX_CONF_TAKE2, set_attribute, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_session_lifetime"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(session_lifetime)},
+    {ngx_string("sso_session_idle_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(session_idle_timeout)},
+    {ngx_string("sso_login_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(login_timeout)},
+    {ngx_string("sso_max_response_size"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_size_slot, SRV_OFF(max_response_size)},
+    {ngx_string("sso_cookie_name"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_name)},
+    {ngx_string("sso_cookie_path"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_path)},
+    {ngx_string("sso_cookie_domain"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_domain)},
+    {ngx_string("sso_cookie_samesite"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_samesite)},
+    {ngx_string("sso_cookie_secure"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(cookie_secure)},
+    ngx_null_command,
+};
+
+// --- configuration objects ---------------------------------------------------------------
+
+void* create_main_conf(ngx_conf_t* cf) noexcept {
+    return ngx_pcalloc(cf->pool, sizeof(MainConf));
+}
+
+char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
+    auto* mcf = static_cast<MainConf*>(conf);
+    if (!mcf->zone) {  // a default zone, so `sso on` works without further set-up
+        static ngx_str_t name = ngx_string("sso");
+        mcf->zone = ngx_shared_memory_add(cf, &name, kDefaultZoneSize, &ngx_http_sso_module);
+        if (!mcf->zone) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    mcf->zone->init = ShmStore::init_zone;
+    mcf->store = pool_new<ShmStore>(cf->pool, mcf->zone);
+    return mcf->store ? NGX_CONF_OK : static_cast<char*>(NGX_CONF_ERROR);
+}
+
+void* create_srv_conf(ngx_conf_t* cf) noexcept {
+    auto* c = static_cast<SrvConf*>(ngx_pcalloc(cf->pool, sizeof(SrvConf)));
+    if (!c) return nullptr;
+    c->sign_requests = NGX_CONF_UNSET;
+    c->allow_sha1 = NGX_CONF_UNSET;
+    c->clock_skew = NGX_CONF_UNSET;
+    c->session_lifetime = NGX_CONF_UNSET;
+    c->session_idle_timeout = NGX_CONF_UNSET;
+    c->login_timeout = NGX_CONF_UNSET;
+    c->max_response_size = NGX_CONF_UNSET_SIZE;
+    c->cookie_secure = NGX_CONF_UNSET;
+    c->attribute_map = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+    return c;
+}
+
+std::optional<std::string> read_file(const ngx_str_t& path) {
+    std::string out;
+    FILE* f = std::fopen(str(path).c_str(), "rb");
+    if (!f) return std::nullopt;
+    char buf[8192];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        out.append(buf, n);
+        if (out.size() > 64 * 1024 * 1024) break;
+    }
+    std::fclose(f);
+    return out;
+}
+
+const char* directive_for(const std::string& subject) {
+    if (subject == "key") return "sso_sp_key";
+    if (subject == "certificate") return "sso_sp_certificate";
+    if (subject == "idp_metadata") return "sso_idp_metadata";
+    if (subject == "entity_id") return "sso_sp_entity_id";
+    if (subject == "acs_url") return "sso_sp_acs_url";
+    return "sso";
+}
+
+const ngx_str_t* file_for(const SrvConf* c, const std::string& subject) {
+    if (subject == "key") return &c->key_file;
+    if (subject == "certificate") return &c->cert_file;
+    if (subject == "idp_metadata") return &c->idp_metadata_file;
+    return nullptr;
+}
+
+// Builds the per-server runtime: cookie settings, attribute map and, when IdP metadata is
+// configured, the Service Provider with its LassoServer (once per configuration load).
+char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
+    ServerRuntime* rt = pool_new<ServerRuntime>(cf->pool);
+    if (!rt) return static_cast<char*>(NGX_CONF_ERROR);
+    c->rt = rt;
+    auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
+    rt->scope = c->entity_id.len ? str(c->entity_id) : "server:" + str(cscf->server_name);
+    rt->cookie.name = str(c->cookie_name);
+    rt->cookie.path = str(c->cookie_path);
+    rt->cookie.domain = str(c->cookie_domain);
+    rt->cookie.secure = c->cookie_secure;
+    const std::string samesite = str(c->cookie_samesite);
+    rt->cookie.same_site = samesite == "lax" ? "Lax" : samesite == "strict" ? "Strict" : samesite == "none" ? "None" : "";
+    if (rt->cookie.same_site.empty())
+        return conf_error(cf, "\"sso_cookie_samesite\": \"" + samesite + "\" is not lax, strict or none");
+    if (rt->cookie.same_site == "None" && !rt->cookie.secure)
+        return conf_error(cf, "\"sso_cookie_samesite none\" needs \"sso_cookie_secure on\" (browsers drop it otherwise)");
+    if (const char* e = cookie_options_error(rt->cookie)) return conf_error(cf, std::string("sso_cookie_*: ") + e);
+
+    if (c->attribute_map) {
+        for (ngx_uint_t i = 0; i < c->attribute_map->nelts; ++i) {
+            const auto& kv = static_cast<ngx_keyval_t*>(c->attribute_map->elts)[i];
+            const std::string role = str(kv.key), name = str(kv.value);
+            if (role == "user") rt->attributes.user = name;
+            else if (role == "email") rt->attributes.email = name;
+            else if (role == "name") rt->attributes.display_name = name;
+            else rt->attributes.groups = name;
+        }
+    }
+
+    if (!c->idp_metadata_file.len || sv(c->idp_metadata_file) == "none") return NGX_CONF_OK;  // SAML off
+
+    SpSettings s;
+    s.entity_id = str(c->entity_id);
+    s.acs_url = str(c->acs_url);
+    s.clock_skew = c->clock_skew;
+    s.sign_requests = c->sign_requests;
+    s.allow_sha1 = c->allow_sha1;
+    s.max_response_bytes = c->max_response_size;
+    if (!c->key_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_key\" is missing");
+    if (!c->cert_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_certificate\" is missing");
+    for (auto [field, out] : {std::pair{&c->key_file, &s.key_pem}, std::pair{&c->cert_file, &s.cert_pem},
+                              std::pair{&c->idp_metadata_file, &s.idp_metadata_xml}}) {
+        auto contents = read_file(*field);
+        if (!contents) return conf_error(cf, "cannot read file \"" + str(*field) + "\"");
+        *out = std::move(*contents);
+    }
+    auto sp = ServiceProvider::create(s);
+    if (!sp) {
+        const Error& e = sp.error();
+        std::string msg = std::string("\"") + directive_for(e.subject) + "\"";
+        if (const ngx_str_t* file = file_for(c, e.subject)) msg += " file \"" + str(*file) + "\"";
+        return conf_error(cf, msg + ": " + e.reason);
+    }
+    rt->sp = std::move(sp.value());
+    return NGX_CONF_OK;
+}
+
+char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
+    auto* prev = static_cast<SrvConf*>(parent);
+    auto* c = static_cast<SrvConf*>(child);
+    ngx_conf_merge_str_value(c->entity_id, prev->entity_id, "");
+    ngx_conf_merge_str_value(c->acs_url, prev->acs_url, "");
+    ngx_conf_merge_str_value(c->key_file, prev->key_file, "");
+    ngx_conf_merge_str_value(c->cert_file, prev->cert_file, "");
+    ngx_conf_merge_str_value(c->idp_metadata_file, prev->idp_metadata_file, "none");
+    ngx_conf_merge_value(c->sign_requests, prev->sign_requests, 1);
+    ngx_conf_merge_value(c->allow_sha1, prev->allow_sha1, 0);
+    ngx_conf_merge_sec_value(c->clock_skew, prev->clock_skew, 60);
+    ngx_conf_merge_sec_value(c->session_lifetime, prev->session_lifetime, 8 * 3600);
+    ngx_conf_merge_sec_value(c->session_idle_timeout, prev->session_idle_timeout, 3600);
+    ngx_conf_merge_sec_value(c->login_timeout, prev->login_timeout, 300);
+    ngx_conf_merge_size_value(c->max_response_size, prev->max_response_size, 256 * 1024);
+    ngx_conf_merge_str_value(c->cookie_name, prev->cookie_name, "sso_session");
+    ngx_conf_merge_str_value(c->cookie_path, prev->cookie_path, "/");
+    ngx_conf_merge_str_value(c->cookie_domain, prev->cookie_domain, "");
+    ngx_conf_merge_str_value(c->cookie_samesite, prev->cookie_samesite, "lax");
+    ngx_conf_merge_value(c->cookie_secure, prev->cookie_secure, 1);
+    ngx_conf_merge_ptr_value(c->attribute_map, prev->attribute_map, nullptr);
+    if (c->session_lifetime <= 0) return conf_error(cf, "\"sso_session_lifetime\" must be positive");
+    if (c->login_timeout <= 0) return conf_error(cf, "\"sso_login_timeout\" must be positive");
+    try {
+        return build_runtime(cf, c);
+    } catch (const std::exception& e) {
+        return conf_error(cf, std::string("sso: ") + e.what());
+    }
+}
+
+void* create_loc_conf(ngx_conf_t* cf) noexcept {
+    auto* c = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
+    if (!c) return nullptr;
+    c->enable = NGX_CONF_UNSET;
+    c->endpoint = NGX_CONF_UNSET;
+    c->non_browser = NGX_CONF_UNSET_UINT;
+    c->identity_headers = NGX_CONF_UNSET;
+    return c;
+}
+
+char* merge_loc_conf(ngx_conf_t*, void* parent, void* child) noexcept {
+    auto* prev = static_cast<LocConf*>(parent);
+    auto* c = static_cast<LocConf*>(child);
+    ngx_conf_merge_value(c->enable, prev->enable, 0);
+    if (c->endpoint == NGX_CONF_UNSET) c->endpoint = 0;  // never inherited: one location serves it
+    ngx_conf_merge_uint_value(c->non_browser, prev->non_browser, non_browser_401);
+    ngx_conf_merge_value(c->identity_headers, prev->identity_headers, 0);
+    ngx_conf_merge_str_value(c->groups_separator, prev->groups_separator, ",");
+    return NGX_CONF_OK;
+}
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
+    return add_variables(cf);
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
+    if (!h) return NGX_ERROR;
+    *h = [](ngx_http_request_t* r) -> ngx_int_t { return post_read_handler(r); };
+    h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (!h) return NGX_ERROR;
+    *h = [](ngx_http_request_t* r) -> ngx_int_t { return access_handler(r); };
+    return NGX_OK;
+}
+
+ngx_http_module_t kModuleCtx = {
+    preconfiguration, postconfiguration, create_main_conf, init_main_conf,
+    create_srv_conf,  merge_srv_conf,    create_loc_conf,  merge_loc_conf,
+};
+
+}  // namespace
+}  // namespace sso::ngx
+
+extern "C" {
+__attribute__((visibility("default"))) ngx_module_t ngx_http_sso_module = {
+    NGX_MODULE_V1,
+    &sso::ngx::kModuleCtx,
+    sso::ngx::kCommands,
+    NGX_HTTP_MODULE,
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    NGX_MODULE_V1_PADDING,
+};
+}

@@ -1,0 +1,70 @@
+// Per-request state, allocated from r->pool: trivially destructible, so the pool may free it.
+#pragma once
+
+#include "module/ngx_includes.hpp"
+
+#include <type_traits>
+
+#include "session/session_record.hpp"
+
+namespace sso::ngx {
+
+struct IdentityAttr {
+    ngx_str_t name;
+    ngx_str_t value;  // header-safe, values joined with the groups separator
+};
+
+// The authenticated identity, header-safe (see identity/header_value.hpp), in pool memory.
+struct Identity {
+    ngx_str_t user, email, name, groups, auth_method, idp;
+    IdentityAttr* attrs;
+    ngx_uint_t nattrs;
+};
+
+enum class Phase : ngx_uint_t { idle, waiting, done };
+
+// The continuation of a step that may wait on the store.
+using StepDone = void (*)(ngx_http_request_t* r) noexcept;
+
+struct RequestCtx {
+    Phase phase;
+    unsigned async : 1;          // the handler returned NGX_AGAIN: resume phases on completion
+    unsigned authenticated : 1;
+    unsigned headers_set : 1;
+    // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
+    ngx_int_t decision;
+    ngx_str_t location;
+    ngx_str_t set_cookie;
+    ngx_str_t title;
+    ngx_str_t message;
+    Identity identity;
+    // endpoint work in flight
+    ngx_str_t session_id;   // the new session (ACS) or the one to end (logout)
+    ngx_str_t old_session;  // a session cookie the browser had before logging in again
+    ngx_str_t return_to;
+    ngx_str_t encoded_session;
+    std::int64_t session_expires;
+    ngx_str_t replay_key;
+    std::int64_t replay_expires;
+    ngx_str_t relay_state;
+    ngx_str_t in_response_to;
+    ngx_str_t user_for_log;
+    StepDone next;  // the step in flight continues here (one at a time per request)
+};
+static_assert(std::is_trivially_destructible_v<RequestCtx>);
+
+RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;  // created on first use; null if out of memory
+
+// Fills ctx->identity from a session record; false if out of memory.
+bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& record, std::string_view separator) noexcept;
+
+// Adds the documented X-SSO-* header set to the request that goes upstream (after removing
+// whatever the client sent under those names).
+bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept;
+
+// Removes every client-sent header whose name reads as X-SSO-* (any case, '_' for '-').
+ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept;
+
+ngx_int_t add_variables(ngx_conf_t* cf) noexcept;
+
+}  // namespace sso::ngx

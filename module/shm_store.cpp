@@ -1,0 +1,275 @@
+#include "module/shm_store.hpp"
+
+#include <cstring>
+
+namespace sso::ngx {
+namespace {
+
+struct Node {
+    ngx_rbtree_node_t rb;  // rb.key: hash of table and key
+    ngx_queue_t lru;
+    std::int64_t expires;
+    std::int64_t idle_timeout;
+    std::int64_t last_access;
+    std::uint32_t value_len;
+    std::uint16_t key_len;
+    std::uint8_t table;
+    u_char data[1];  // key bytes, then value bytes
+};
+
+struct Shared {
+    ngx_rbtree_t tree;
+    ngx_rbtree_node_t sentinel;
+    ngx_queue_t lru[kTableCount];
+};
+
+constexpr std::size_t kMaxKey = 1024;
+
+Node* node_of(ngx_rbtree_node_t* n) noexcept { return reinterpret_cast<Node*>(n); }
+
+int compare(const Node* n, std::uint8_t table, std::string_view key) noexcept {
+    if (n->table != table) return n->table < table ? -1 : 1;
+    if (n->key_len != key.size()) return n->key_len < key.size() ? -1 : 1;
+    return std::memcmp(n->data, key.data(), key.size());
+}
+
+void insert_value(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) noexcept {
+    ngx_rbtree_node_t** p;
+    for (;;) {
+        if (node->key != temp->key) {
+            p = node->key < temp->key ? &temp->left : &temp->right;
+        } else {
+            const Node* n = node_of(node);
+            p = compare(node_of(temp), n->table, {reinterpret_cast<const char*>(n->data), n->key_len}) > 0
+                    ? &temp->left
+                    : &temp->right;
+        }
+        if (*p == sentinel) break;
+        temp = *p;
+    }
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+ngx_rbtree_key_t hash_of(std::uint8_t table, std::string_view key) noexcept {
+    uint32_t crc;
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, &table, 1);
+    ngx_crc32_update(&crc, reinterpret_cast<u_char*>(const_cast<char*>(key.data())), key.size());
+    ngx_crc32_final(crc);
+    return crc;
+}
+
+bool expired(const Node* n, std::int64_t now) noexcept {
+    return now >= n->expires || (n->idle_timeout > 0 && now >= n->last_access + n->idle_timeout);
+}
+
+class Locked {
+public:
+    explicit Locked(ngx_shm_zone_t* zone) noexcept
+        : pool_(reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr)), sh_(static_cast<Shared*>(zone->data)) {
+        ngx_shmtx_lock(&pool_->mutex);
+    }
+    ~Locked() { ngx_shmtx_unlock(&pool_->mutex); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+    Node* find(std::uint8_t table, std::string_view key) noexcept {
+        const ngx_rbtree_key_t hash = hash_of(table, key);
+        ngx_rbtree_node_t* n = sh_->tree.root;
+        while (n != sh_->tree.sentinel) {
+            if (hash != n->key) {
+                n = hash < n->key ? n->left : n->right;
+                continue;
+            }
+            const int rc = compare(node_of(n), table, key);
+            if (rc == 0) return node_of(n);
+            n = rc > 0 ? n->left : n->right;
+        }
+        return nullptr;
+    }
+
+    void erase(Node* n) noexcept {
+        ngx_queue_remove(&n->lru);
+        ngx_rbtree_delete(&sh_->tree, &n->rb);
+        ngx_slab_free_locked(pool_, n);
+    }
+
+    void touch(Node* n) noexcept {
+        ngx_queue_remove(&n->lru);
+        ngx_queue_insert_head(&sh_->lru[n->table], &n->lru);
+    }
+
+    // Drops up to `limit` expired entries from the cold end of each table.
+    void expire(std::int64_t now, int limit) noexcept {
+        for (auto& q : sh_->lru) {
+            for (int i = 0; i < limit && !ngx_queue_empty(&q); ++i) {
+                Node* n = ngx_queue_data(ngx_queue_last(&q), Node, lru);
+                if (!expired(n, now)) break;
+                erase(n);
+            }
+        }
+    }
+
+    // Memory for a node; evicts expired entries, then the least recently used sessions and
+    // pending requests. Seen assertions are only ever dropped once expired.
+    Node* allocate(std::size_t size, std::int64_t now) noexcept {
+        expire(now, 2);
+        for (int attempt = 0; attempt < 64; ++attempt) {
+            if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
+            expire(now, 64);
+            if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
+            bool evicted = false;
+            for (Table t : {Table::sessions, Table::pending_requests}) {
+                auto& q = sh_->lru[static_cast<int>(t)];
+                for (int i = 0; i < 8 && !ngx_queue_empty(&q); ++i) {
+                    erase(ngx_queue_data(ngx_queue_last(&q), Node, lru));
+                    evicted = true;
+                }
+                if (evicted) break;
+            }
+            if (!evicted) return nullptr;
+        }
+        return nullptr;
+    }
+
+    void link(Node* n) noexcept {
+        ngx_rbtree_insert(&sh_->tree, &n->rb);
+        ngx_queue_insert_head(&sh_->lru[n->table], &n->lru);
+    }
+
+private:
+    ngx_slab_pool_t* pool_;
+    Shared* sh_;
+};
+
+}  // namespace
+
+ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
+    if (data) {  // reload: keep the sessions of the previous configuration
+        zone->data = data;
+        return NGX_OK;
+    }
+    auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
+    if (zone->shm.exists) {
+        zone->data = pool->data;
+        return NGX_OK;
+    }
+    auto* sh = static_cast<Shared*>(ngx_slab_alloc(pool, sizeof(Shared)));
+    if (!sh) return NGX_ERROR;
+    pool->data = sh;
+    zone->data = sh;
+    ngx_rbtree_init(&sh->tree, &sh->sentinel, insert_value);
+    for (auto& q : sh->lru) {
+        ngx_queue_init(&q);
+    }
+    static const char prefix[] = " in sso zone \"";
+    const std::size_t len = sizeof(prefix) - 1 + zone->shm.name.len + 2;
+    pool->log_ctx = static_cast<u_char*>(ngx_slab_alloc(pool, len));
+    if (pool->log_ctx) ngx_sprintf(pool->log_ctx, " in sso zone \"%V\"%Z", &zone->shm.name);
+    pool->log_nomem = 0;  // a full zone is handled (eviction), not an error to log each time
+    return NGX_OK;
+}
+
+void ShmStore::read(Table t, std::string_view key, std::int64_t now, bool remove_after, StoreCallback cb,
+                    void* ctx) noexcept {
+    const auto table = static_cast<std::uint8_t>(t);
+    bool found = false;
+    {
+        Locked shm(zone_);
+        Node* n = key.size() <= kMaxKey ? shm.find(table, key) : nullptr;
+        if (n && expired(n, now)) {
+            shm.erase(n);
+            n = nullptr;
+        }
+        if (n) {
+            try {
+                scratch_.assign(reinterpret_cast<const char*>(n->data) + n->key_len, n->value_len);
+                found = true;
+            } catch (...) {
+                found = false;
+            }
+            if (remove_after) {
+                shm.erase(n);
+            } else if (found) {
+                n->last_access = now;
+                shm.touch(n);
+            }
+        }
+    }
+    if (found) cb(ctx, {StoreStatus::ok, scratch_});
+    else cb(ctx, {StoreStatus::not_found, {}});
+}
+
+void ShmStore::write(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
+                     Write mode, StoreCallback cb, void* ctx) noexcept {
+    const auto table = static_cast<std::uint8_t>(t);
+    if (key.empty() || key.size() > kMaxKey || value.size() > UINT32_MAX) {
+        cb(ctx, {StoreStatus::unavailable, {}});
+        return;
+    }
+    StoreStatus status = StoreStatus::ok;
+    {
+        Locked shm(zone_);
+        if (Node* old = shm.find(table, key)) {
+            if (mode == Write::only_if_absent && !expired(old, now)) {
+                status = StoreStatus::exists;
+            } else {
+                shm.erase(old);
+            }
+        }
+        if (status == StoreStatus::ok) {
+            Node* n = shm.allocate(offsetof(Node, data) + key.size() + value.size(), now);
+            if (!n) {
+                status = StoreStatus::unavailable;
+            } else {
+                n->rb.key = hash_of(table, key);
+                n->expires = life.expires;
+                n->idle_timeout = life.idle_timeout;
+                n->last_access = now;
+                n->value_len = static_cast<std::uint32_t>(value.size());
+                n->key_len = static_cast<std::uint16_t>(key.size());
+                n->table = table;
+                std::memcpy(n->data, key.data(), key.size());
+                std::memcpy(n->data + key.size(), value.data(), value.size());
+                shm.link(n);
+            }
+        }
+    }
+    cb(ctx, {status, {}});
+}
+
+void ShmStore::get(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept {
+    read(t, key, now, false, cb, ctx);
+}
+
+void ShmStore::take(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept {
+    read(t, key, now, true, cb, ctx);
+}
+
+void ShmStore::put(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
+                   StoreCallback cb, void* ctx) noexcept {
+    write(t, key, value, life, now, Write::overwrite, cb, ctx);
+}
+
+void ShmStore::insert_new(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
+                          StoreCallback cb, void* ctx) noexcept {
+    write(t, key, value, life, now, Write::only_if_absent, cb, ctx);
+}
+
+void ShmStore::remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept {
+    bool found = false;
+    {
+        Locked shm(zone_);
+        if (Node* n = key.size() <= kMaxKey ? shm.find(static_cast<std::uint8_t>(t), key) : nullptr) {
+            shm.erase(n);
+            found = true;
+        }
+    }
+    cb(ctx, {found ? StoreStatus::ok : StoreStatus::not_found, {}});
+}
+
+}  // namespace sso::ngx

@@ -1,0 +1,75 @@
+// Configuration of ngx_http_sso_module: plain structs that nginx's ngx_conf_set_*_slot helpers
+// fill (so offsetof works), and the C++ state built from them once per configuration load.
+#pragma once
+
+#include "module/ngx_includes.hpp"
+
+#include <memory>
+#include <string>
+
+#include "identity/attribute_map.hpp"
+#include "saml/service_provider.hpp"
+#include "session/cookie.hpp"
+#include "session/store.hpp"
+
+namespace sso::ngx {
+
+// Built in merge_srv_conf, owned by the configuration pool (its cleanup runs the destructor).
+struct ServerRuntime {
+    std::unique_ptr<ServiceProvider> sp;  // null: SAML is off for this server
+    std::string scope;                    // sessions issued here are valid only here
+    CookieOptions cookie;
+    AttributeMap attributes;
+};
+
+struct MainConf {
+    ngx_shm_zone_t* zone;
+    Store* store;  // lives in the cycle pool
+};
+
+struct SrvConf {
+    ngx_str_t entity_id;
+    ngx_str_t acs_url;
+    ngx_str_t key_file;
+    ngx_str_t cert_file;
+    ngx_str_t idp_metadata_file;  // "none" (the default) leaves SAML off
+    ngx_flag_t sign_requests;
+    ngx_flag_t allow_sha1;
+    time_t clock_skew;
+    time_t session_lifetime;
+    time_t session_idle_timeout;
+    time_t login_timeout;
+    size_t max_response_size;
+    ngx_str_t cookie_name;
+    ngx_str_t cookie_path;
+    ngx_str_t cookie_domain;
+    ngx_str_t cookie_samesite;
+    ngx_flag_t cookie_secure;
+    ngx_array_t* attribute_map;  // of ngx_keyval_t: role -> attribute name
+    ServerRuntime* rt;
+    // where the settings that are checked at merge time were written, for nginx -t messages
+    ngx_str_t conf_file;
+    ngx_uint_t conf_line;
+};
+
+enum NonBrowser : ngx_uint_t { non_browser_401 = 0, non_browser_redirect = 1 };
+
+struct LocConf {
+    ngx_flag_t enable;
+    ngx_flag_t endpoint;
+    ngx_uint_t non_browser;
+    ngx_flag_t identity_headers;
+    ngx_str_t groups_separator;
+};
+
+inline MainConf* main_conf(ngx_http_request_t* r) {
+    return static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_sso_module));
+}
+inline SrvConf* srv_conf(ngx_http_request_t* r) {
+    return static_cast<SrvConf*>(ngx_http_get_module_srv_conf(r, ngx_http_sso_module));
+}
+inline LocConf* loc_conf(ngx_http_request_t* r) {
+    return static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_sso_module));
+}
+
+}  // namespace sso::ngx

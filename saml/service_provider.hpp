@@ -1,0 +1,79 @@
+// The SAML 2.0 Service Provider of one nginx server block. Built once per configuration load
+// (keys, metadata and the LassoServer are parsed here, never per request); afterwards it only
+// builds AuthnRequests and validates Responses. Not thread-safe for concurrent use of one
+// instance, which nginx's single-threaded workers never do.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "saml/result.hpp"
+
+namespace sso {
+
+struct SpSettings {
+    std::string entity_id;        // the Issuer the IdP knows us by
+    std::string acs_url;          // the Return URL (Assertion Consumer Service, HTTP-POST)
+    std::string key_pem;          // SP private key (PEM contents)
+    std::string cert_pem;         // SP certificate (PEM contents)
+    std::string idp_metadata_xml; // IdP metadata (contents); the IdP must be its only entity
+    std::int64_t clock_skew = 60; // seconds of tolerance on every time condition
+    bool sign_requests = true;
+    bool allow_sha1 = false;
+    std::size_t max_response_bytes = 256 * 1024;  // decoded XML
+};
+
+struct SamlAttribute {
+    std::string name;           // the Name (often a urn:oid)
+    std::string friendly_name;  // may be empty
+    std::vector<std::string> values;
+};
+
+struct AuthnRequestMessage {
+    std::string redirect_url;  // the IdP's SSO URL with SAMLRequest, RelayState, SigAlg, Signature
+    std::string request_id;    // the ID the Response must name in InResponseTo
+};
+
+// What a Response proved, after every check passed.
+struct ValidatedAssertion {
+    std::string idp;  // the IdP's entityID (Issuer)
+    std::string name_id, name_id_format, session_index;
+    std::string in_response_to;
+    std::string assertion_id;
+    std::int64_t not_on_or_after = 0;          // when the assertion (and its replay-cache entry) expires
+    std::int64_t session_not_on_or_after = 0;  // 0 when the IdP set no limit
+    std::vector<SamlAttribute> attributes;
+};
+
+class ServiceProvider {
+public:
+    // Parses keys and metadata and builds the LassoServer. Errors name what is wrong.
+    static Result<std::unique_ptr<ServiceProvider>> create(const SpSettings& settings);
+    ~ServiceProvider();
+    ServiceProvider(const ServiceProvider&) = delete;
+    ServiceProvider& operator=(const ServiceProvider&) = delete;
+
+    const std::string& entity_id() const noexcept { return settings_.entity_id; }
+    const std::string& idp_entity_id() const noexcept { return idp_entity_id_; }
+    const std::string& metadata_xml() const noexcept { return metadata_xml_; }
+    std::int64_t clock_skew() const noexcept { return settings_.clock_skew; }
+
+    Result<AuthnRequestMessage> build_authn_request(std::string_view relay_state);
+
+    // saml_response is the base64 SAMLResponse form field as posted to the ACS.
+    Result<ValidatedAssertion> consume_response(std::string_view saml_response, std::int64_t now);
+
+private:
+    struct Lasso;
+    ServiceProvider(SpSettings settings, std::string metadata, std::string idp_entity_id, std::unique_ptr<Lasso> lasso);
+
+    SpSettings settings_;
+    std::string metadata_xml_;
+    std::string idp_entity_id_;
+    std::unique_ptr<Lasso> lasso_;
+};
+
+}  // namespace sso

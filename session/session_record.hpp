@@ -1,0 +1,75 @@
+// The session record and its binary codec.
+//
+// Records are stored outside the worker (shared memory now, Redis later),
+// so decode_session() treats its input as hostile: every length is checked
+// against what remains before anything is allocated, and any deviation from
+// the exact format is refused.
+//
+// Wire format (all integers big-endian):
+//   magic "SSOR" (4 bytes), version (1 byte, currently 1)
+//   str scope, str user, str email, str display_name
+//   u16 group_count, group_count * str
+//   u16 attribute_count, attribute_count * (str name, u16 value_count, value_count * str)
+//   str auth_method, str idp, str name_id, str name_id_format, str session_index
+//   i64 created, i64 last_seen, i64 expires
+//   (end of input: trailing bytes are refused)
+// where str = u32 byte length followed by the bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sso {
+
+struct Attribute {
+    std::string name;
+    std::vector<std::string> values;
+
+    friend bool operator==(const Attribute&, const Attribute&) = default;
+};
+
+struct SessionRecord {
+    std::string scope;  // which server block (SP entityID) issued it; checked on every use
+    std::string user, email, display_name;
+    std::vector<std::string> groups;
+    std::vector<Attribute> attributes;  // all SAML attributes, keyed by Name and FriendlyName as received
+    std::string auth_method;            // "saml"
+    std::string idp;                    // IdP entityID
+    std::string name_id, name_id_format, session_index;  // for logout
+    std::int64_t created = 0, last_seen = 0, expires = 0;  // unix seconds; expires = absolute lifetime end
+
+    friend bool operator==(const SessionRecord&, const SessionRecord&) = default;
+};
+
+constexpr std::uint8_t kSessionFormatVersion = 1;
+constexpr std::size_t kMaxSessionBytes = 64 * 1024;  // whole encoding
+constexpr std::size_t kMaxSessionGroups = 256;
+constexpr std::size_t kMaxSessionAttributes = 256;
+constexpr std::size_t kMaxAttributeValues = 256;  // per attribute
+
+// Serialises `record` in the format above.
+// Returns an EMPTY string (never a valid encoding, since a valid one is at
+// least the 5-byte header) when:
+//   - the record exceeds a cap that decode_session() enforces (so a record
+//     that encodes always decodes), or
+//   - memory allocation fails (std::bad_alloc is caught: this is called from
+//     nginx C code and must not throw).
+// Callers must treat an empty result as "cannot store this session".
+std::string encode_session(const SessionRecord& record) noexcept;
+
+// Strict inverse of encode_session(). nullopt on wrong magic/version,
+// truncation, trailing bytes, counts/lengths beyond the caps, input larger
+// than kMaxSessionBytes, or allocation failure. Never reads out of bounds.
+// It does not judge the contents (scope, expiry): that is the caller's job.
+std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept;
+
+// First attribute whose name equals `name` exactly (SAML attribute names and
+// FriendlyNames are case-sensitive), or nullptr. The pointer is valid while
+// the record is alive and its attributes vector is unmodified.
+const Attribute* find_attribute(const SessionRecord& record, std::string_view name) noexcept;
+
+}  // namespace sso

@@ -1,0 +1,53 @@
+// The storage behind sessions, pending AuthnRequests and the assertion replay cache.
+// Shared memory completes at once; a networked store (Redis) completes later on nginx's event
+// loop. Every operation therefore reports through a callback, and callers cope with both.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sso {
+
+enum class Table : std::uint8_t {
+    sessions = 0,        // evictable (LRU) when memory runs out
+    pending_requests = 1,// AuthnRequests we issued and not yet saw answered; evictable
+    seen_assertions = 2, // replay cache: never evicted before its expiry, whatever the pressure
+};
+inline constexpr int kTableCount = 3;
+
+enum class StoreStatus {
+    ok,          // done; for get/take, value holds the stored bytes
+    not_found,   // no such key, or it expired (absolute or idle)
+    exists,      // insert_new: the key was already there
+    unavailable, // the store cannot answer (full of non-evictable data, network down)
+};
+
+struct StoreReply {
+    StoreStatus status;
+    std::string_view value;  // valid only during the callback: copy what you keep
+};
+
+// Invoked exactly once per operation, possibly before the operation returns.
+using StoreCallback = void (*)(void* ctx, StoreReply reply) noexcept;
+
+struct Lifetime {
+    std::int64_t expires = 0;       // absolute unix time after which the entry is gone
+    std::int64_t idle_timeout = 0;  // seconds without a get after which it is gone; 0 = none
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+    // get refreshes the idle clock of the entry it finds.
+    virtual void get(Table table, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
+    virtual void put(Table table, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
+                     StoreCallback cb, void* ctx) noexcept = 0;
+    // Atomically: insert when absent (ok), or report exists without touching it.
+    virtual void insert_new(Table table, std::string_view key, std::string_view value, Lifetime life,
+                            std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
+    // Atomically fetch and delete: a pending request can be answered only once.
+    virtual void take(Table table, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
+    virtual void remove(Table table, std::string_view key, StoreCallback cb, void* ctx) noexcept = 0;
+};
+
+}  // namespace sso

@@ -1,0 +1,714 @@
+#!/usr/bin/python3
+"""Mock SAML 2.0 Identity Provider for the nginx-sso tests, built on python3-lasso.
+
+The IdP speaks real SAML through lasso: it parses and verifies AuthnRequests,
+builds Responses and Assertions as lasso objects and lets lasso sign them.  It
+has no login form: the test (or a person) picks a user from USERS.json.  On
+top of the normal flow it has "knobs", query parameters that alter the
+Response before it is signed, so that the SP's security checks can be tested
+with messages whose signatures are valid.
+
+Sub-commands:
+
+  mockidp.py metadata --entity-id URL --base-url URL --cert CERT.pem
+      Print the IdP's SAML 2.0 metadata (no server needed).
+
+  mockidp.py serve --listen 127.0.0.1:PORT --entity-id URL --base-url URL
+                   --key KEY.pem --cert CERT.pem --users USERS.json
+                   --sp-metadata-url URL [--rogue-key K.pem --rogue-cert C.pem]
+      Serve the IdP.  Prints "READY <port>" once listening; exits on SIGTERM.
+      The SP metadata is fetched from --sp-metadata-url on the first request
+      that needs it, then cached (a failed fetch is retried next time).
+
+Endpoints:
+  GET  /metadata      the IdP metadata
+  GET  /users         JSON list of user names
+  GET  /sso           HTTP-Redirect AuthnRequest (SAMLRequest, RelayState,
+                      SigAlg, Signature).  Without user=NAME: an HTML page to
+                      pick a user.  With user=NAME: an auto-submitting HTML
+                      form posting SAMLResponse/RelayState to the SP's ACS, or
+                      with format=json: {"acs", "SAMLResponse", "RelayState"}.
+  POST /sso           the same for an HTTP-POST AuthnRequest (form fields
+                      SAMLRequest, RelayState, and user / format / knobs either
+                      in the form or in the query string).
+  GET  /unsolicited   user=NAME[&relay_state=...][&format=json]: IdP-initiated
+                      Response (no InResponseTo).
+  GET  /slo           HTTP-Redirect LogoutRequest: always answers Success with
+                      a LogoutResponse redirected to the SP's SLO endpoint.
+
+An AuthnRequest that carries a signature must verify against the SP metadata
+(else 400); an unsigned one is accepted.
+
+Knobs (query parameters of /sso and /unsolicited; see apply_knobs()):
+  sign=both|assertion|response|none   what to sign (default both)
+  sig_alg=sha256|sha1                 RSA-SHA256 (default) or RSA-SHA1
+  key=rogue                           sign with --rogue-key, a key not in the
+                                      metadata (its cert goes into KeyInfo)
+  audience=STR  recipient=STR  destination=STR  issuer=STR
+  response_issuer=STR  in_response_to=STR (Response and
+                      SubjectConfirmationData)
+      An empty value removes the element/attribute instead.
+  not_before=SECONDS  not_on_or_after=SECONDS   Conditions, relative to now
+                                                (defaults -60 and +300)
+  scd_not_on_or_after=SECONDS    SubjectConfirmationData (default +300)
+  status=URI               top-level StatusCode (the Assertion is kept)
+  no_assertion=1           leave the Assertion out
+  no_conditions=1  no_authn_statement=1  no_subject_confirmation=1
+  confirmation_method=URI  (default urn:oasis:names:tc:SAML:2.0:cm:bearer)
+  nameid=STR  nameid_format=URI
+  assertion_id=STR         force the Assertion ID (replay tests)
+  attr.NAME=VALUE          replace the values of attribute NAME (Name or
+                           FriendlyName; added if the user lacks it);
+                           repeat for several values; attr.NAME= with an
+                           empty value sends one empty value
+
+How knobs are applied: lasso signs a message when it is serialised, not when it
+is built.  So the Response is built with lasso's normal calls, the knobs are
+applied to the lasso objects (lasso.Samlp2Response / lasso.Saml2Assertion),
+and the Response is serialised again with exportToBase64(), which signs the
+altered content.  Two knobs need a detour:
+  * Recipient and Destination are overwritten by buildAuthnResponseMsg(), so
+    they can only be set after it - hence the re-export above.
+  * The Python binding cannot switch off the signature lasso sets up on the
+    Assertion in buildAssertion(); for sign=response|none the Assertion is
+    replaced by a fresh lasso.Saml2Assertion holding the same children, which
+    has no signature set up.
+"""
+
+import argparse
+import base64
+import html
+import json
+import signal
+import ssl
+import sys
+import textwrap
+import threading
+import time
+import traceback
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import lasso
+
+NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+NS_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
+BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+NAMEID_FORMATS = (
+    NAMEID_EMAIL,
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+)
+ATTRNAME_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+ATTRNAME_BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+
+SIG_ALGS = {
+    "sha256": lasso.SIGNATURE_METHOD_RSA_SHA256,
+    "sha1": lasso.SIGNATURE_METHOD_RSA_SHA1,
+}
+SIGN_CHOICES = ("both", "assertion", "response", "none")
+# Knobs taking a string; see Knobs.strings for the meaning of an empty one.
+STRING_KNOBS = ("audience", "recipient", "destination", "issuer",
+                "response_issuer", "in_response_to", "status",
+                "confirmation_method", "nameid", "nameid_format",
+                "assertion_id")
+TIME_KNOBS = {"not_before": -60, "not_on_or_after": 300,
+              "scd_not_on_or_after": 300}
+FLAG_KNOBS = ("no_conditions", "no_authn_statement",
+              "no_subject_confirmation", "no_assertion")
+
+
+class HttpError(Exception):
+    """An error to report to the HTTP client with the given status."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+# --------------------------------------------------------------------------
+# Metadata
+
+
+def cert_base64(cert_path):
+    """The certificate's DER encoding in base64, as ds:X509Certificate wants."""
+    with open(cert_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    encoded = base64.b64encode(der).decode("ascii")
+    return "\n" + "\n".join(textwrap.wrap(encoded, 64)) + "\n"
+
+
+def build_metadata(entity_id, base_url, cert_path):
+    """The IdP's EntityDescriptor as a string."""
+    ET.register_namespace("md", NS_MD)
+    ET.register_namespace("ds", NS_DS)
+    base_url = base_url.rstrip("/")
+    entity = ET.Element(f"{{{NS_MD}}}EntityDescriptor", entityID=entity_id)
+    idp = ET.SubElement(entity, f"{{{NS_MD}}}IDPSSODescriptor", {
+        "protocolSupportEnumeration": NS_PROTOCOL,
+        "WantAuthnRequestsSigned": "false",
+    })
+    key = ET.SubElement(idp, f"{{{NS_MD}}}KeyDescriptor", use="signing")
+    key_info = ET.SubElement(key, f"{{{NS_DS}}}KeyInfo")
+    x509 = ET.SubElement(key_info, f"{{{NS_DS}}}X509Data")
+    ET.SubElement(x509, f"{{{NS_DS}}}X509Certificate").text = cert_base64(cert_path)
+    ET.SubElement(idp, f"{{{NS_MD}}}SingleLogoutService",
+                  Binding=BINDING_REDIRECT, Location=base_url + "/slo")
+    for name_id_format in NAMEID_FORMATS:
+        ET.SubElement(idp, f"{{{NS_MD}}}NameIDFormat").text = name_id_format
+    for binding in (BINDING_REDIRECT, BINDING_POST):
+        ET.SubElement(idp, f"{{{NS_MD}}}SingleSignOnService",
+                      Binding=binding, Location=base_url + "/sso")
+    ET.indent(entity)
+    return ET.tostring(entity, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def saml_time(offset_seconds=0):
+    """A SAML dateTime (UTC, second precision) offset from now."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                         time.gmtime(time.time() + offset_seconds))
+
+
+def load_users(path):
+    with open(path, encoding="utf-8") as f:
+        users = json.load(f)
+    if not isinstance(users, dict):
+        raise ValueError(f"{path}: expected a JSON object of users")
+    return users
+
+
+def text_value(value):
+    """A saml:AttributeValue holding plain text."""
+    node = lasso.MiscTextNode.newWithString(value)
+    node.textChild = True
+    attribute_value = lasso.Saml2AttributeValue()
+    attribute_value.any = (node,)
+    return attribute_value
+
+
+def make_attribute(name, values, friendly_name=None, name_format=None):
+    attribute = lasso.Saml2Attribute()
+    attribute.name = name
+    attribute.nameFormat = name_format or (
+        ATTRNAME_URI if name.startswith("urn:") else ATTRNAME_BASIC)
+    if friendly_name:
+        attribute.friendlyName = friendly_name
+    attribute.attributeValue = tuple(text_value(v) for v in values)
+    return attribute
+
+
+def name_id(content, name_id_format):
+    node = lasso.Saml2NameID()
+    node.content = content
+    node.format = name_id_format
+    return node
+
+
+def issuer(entity_id):
+    node = lasso.Saml2NameID()
+    node.content = entity_id
+    return node
+
+
+def has_xml_signature(saml_request_b64):
+    """True if a POSTed (base64) request has an enveloped ds:Signature."""
+    try:
+        root = ET.fromstring(base64.b64decode(saml_request_b64))
+    except (ValueError, ET.ParseError):
+        return False
+    return root.find(f"{{{NS_DS}}}Signature") is not None
+
+
+# --------------------------------------------------------------------------
+# Knobs
+
+
+class Knobs:
+    """The test knobs of one request, validated."""
+
+    def __init__(self, params):
+        """params: dict name -> list of values (urllib.parse.parse_qs)."""
+        def one(name, default=None):
+            values = params.get(name)
+            return values[-1] if values else default
+
+        self.sign = one("sign", "both")
+        if self.sign not in SIGN_CHOICES:
+            raise HttpError(400, f"sign must be one of {', '.join(SIGN_CHOICES)}")
+        sig_alg = one("sig_alg", "sha256")
+        if sig_alg not in SIG_ALGS:
+            raise HttpError(400, "sig_alg must be sha256 or sha1")
+        self.sig_alg = sig_alg
+        self.key = one("key", "idp")
+        if self.key not in ("idp", "rogue"):
+            raise HttpError(400, "key must be rogue (or idp)")
+        # None: not given; "": remove the target; otherwise the new value.
+        self.strings = {name: one(name) for name in STRING_KNOBS}
+        self.times = {}
+        for name, default in TIME_KNOBS.items():
+            try:
+                self.times[name] = int(one(name, default))
+            except ValueError:
+                raise HttpError(400, f"{name} must be an integer (seconds)")
+        self.flags = {name: one(name, "0") not in ("", "0") for name in FLAG_KNOBS}
+        self.attributes = {name[len("attr."):]: values
+                           for name, values in params.items()
+                           if name.startswith("attr.") and len(name) > 5}
+
+
+def replace_attributes(assertion, overrides):
+    """Apply attr.NAME=VALUE knobs to the assertion's AttributeStatement."""
+    if not overrides:
+        return
+    if not assertion.attributeStatement:
+        assertion.attributeStatement = (lasso.Saml2AttributeStatement(),)
+    statement = assertion.attributeStatement[0]
+    attributes = list(statement.attribute or ())
+    for name, values in overrides.items():
+        for attribute in attributes:
+            if name in (attribute.name, attribute.friendlyName):
+                attribute.attributeValue = tuple(text_value(v) for v in values)
+                break
+        else:
+            attributes.append(make_attribute(name, values))
+    statement.attribute = tuple(attributes)
+
+
+def apply_knobs(login, knobs):
+    """Alter the built (not yet re-serialised) Response and Assertion."""
+    response = login.response
+    assertion = login.assertion
+    s = knobs.strings
+
+    if s["destination"] is not None:
+        response.destination = s["destination"] or None
+    if s["response_issuer"] is not None:
+        response.issuer = issuer(s["response_issuer"]) if s["response_issuer"] else None
+    if s["in_response_to"] is not None:
+        response.inResponseTo = s["in_response_to"] or None
+    if s["status"]:
+        response.status.statusCode.value = s["status"]
+        response.status.statusCode.statusCode = None
+
+    if s["issuer"] is not None:
+        assertion.issuer = issuer(s["issuer"]) if s["issuer"] else None
+    if s["assertion_id"]:
+        assertion.iD = s["assertion_id"]
+        for statement in assertion.authnStatement or ():
+            statement.sessionIndex = s["assertion_id"]
+    if s["nameid"] is not None or s["nameid_format"] is not None:
+        current = assertion.subject.nameID
+        assertion.subject.nameID = name_id(
+            current.content if s["nameid"] is None else s["nameid"],
+            s["nameid_format"] or current.format)
+
+    conditions = assertion.conditions
+    conditions.notBefore = saml_time(knobs.times["not_before"])
+    conditions.notOnOrAfter = saml_time(knobs.times["not_on_or_after"])
+    if s["audience"] is not None:
+        restriction = conditions.audienceRestriction[0]
+        if s["audience"]:
+            restriction.audience = s["audience"]
+        else:
+            conditions.audienceRestriction = ()
+
+    confirmation = assertion.subject.subjectConfirmation
+    data = confirmation.subjectConfirmationData
+    data.notOnOrAfter = saml_time(knobs.times["scd_not_on_or_after"])
+    if s["recipient"] is not None:
+        data.recipient = s["recipient"] or None
+    if s["in_response_to"] is not None:
+        data.inResponseTo = s["in_response_to"] or None
+    if s["confirmation_method"] is not None:
+        confirmation.method = s["confirmation_method"] or None
+
+    replace_attributes(assertion, knobs.attributes)
+
+    if knobs.flags["no_conditions"]:
+        assertion.conditions = None
+    if knobs.flags["no_authn_statement"]:
+        assertion.authnStatement = ()
+    if knobs.flags["no_subject_confirmation"]:
+        assertion.subject.subjectConfirmation = None
+
+    if knobs.sign in ("response", "none"):
+        assertion = unsigned_copy(assertion)
+    response.assertion = () if knobs.flags["no_assertion"] else (assertion,)
+
+
+def unsigned_copy(assertion):
+    """A new Assertion with the same content and no signature set up."""
+    copy = lasso.Saml2Assertion()
+    for field in ("iD", "version", "issueInstant", "issuer", "subject",
+                  "conditions", "advice", "statement", "authnStatement",
+                  "authzDecisionStatement", "attributeStatement"):
+        setattr(copy, field, getattr(assertion, field))
+    return copy
+
+
+# --------------------------------------------------------------------------
+# The IdP
+
+
+class MockIdP:
+    def __init__(self, args):
+        self.entity_id = args.entity_id
+        self.metadata = build_metadata(args.entity_id, args.base_url, args.cert)
+        self.users = load_users(args.users)
+        self.sp_metadata_url = args.sp_metadata_url
+        self.keys = {"idp": (args.key, args.cert)}
+        if args.rogue_key and args.rogue_cert:
+            self.keys["rogue"] = (args.rogue_key, args.rogue_cert)
+        self._sp_metadata = None
+        self._servers = {}
+        # libxml2/xmlsec state is shared by the lasso objects: one request at
+        # a time touches lasso.
+        self.lock = threading.Lock()
+
+    # -- SP metadata and lasso servers ------------------------------------
+
+    def sp_metadata(self):
+        if self._sp_metadata is None:
+            try:
+                with urllib.request.urlopen(self.sp_metadata_url, timeout=10) as r:
+                    self._sp_metadata = r.read().decode("utf-8")
+            except OSError as e:
+                raise HttpError(503, f"cannot fetch SP metadata from "
+                                     f"{self.sp_metadata_url}: {e}")
+        return self._sp_metadata
+
+    def sp_entity_id(self):
+        root = ET.fromstring(self.sp_metadata())
+        if root.tag == f"{{{NS_MD}}}EntityDescriptor":
+            return root.get("entityID")
+        entity = root.find(f".//{{{NS_MD}}}EntityDescriptor")
+        if entity is None:
+            raise HttpError(503, "SP metadata has no EntityDescriptor")
+        return entity.get("entityID")
+
+    def server(self, key="idp", sig_alg="sha256"):
+        """The lasso.Server signing with `key`, built once per variant."""
+        if key not in self.keys:
+            raise HttpError(400, "key=rogue needs --rogue-key and --rogue-cert")
+        if (key, sig_alg) not in self._servers:
+            key_path, cert_path = self.keys[key]
+            with open(key_path) as f:
+                private_key = f.read()
+            with open(cert_path) as f:
+                certificate = f.read()
+            server = lasso.Server.newFromBuffers(
+                self.metadata, private_key, None, certificate)
+            server.signatureMethod = SIG_ALGS[sig_alg]
+            server.addProviderFromBuffer(lasso.PROVIDER_ROLE_SP, self.sp_metadata())
+            self._servers[key, sig_alg] = server
+        return self._servers[key, sig_alg]
+
+    # -- Single sign-on ---------------------------------------------------
+
+    def user(self, name):
+        if name is None:
+            raise HttpError(400, "missing user")
+        if name not in self.users:
+            raise HttpError(400, f"unknown user {name!r}")
+        return self.users[name]
+
+    def sso(self, message, signed, user_name, knobs):
+        """Answer an AuthnRequest (a redirect query string or a base64 POST
+        body).  Returns (acs_url, SAMLResponse)."""
+        user = self.user(user_name)
+        with self.lock:
+            login = lasso.Login(self.server(knobs.key, knobs.sig_alg))
+            # A signature, when present, must verify; lasso would otherwise
+            # also reject unsigned requests when the SP metadata says
+            # AuthnRequestsSigned="true".
+            login.setSignatureVerifyHint(
+                lasso.PROFILE_SIGNATURE_VERIFY_HINT_FORCE if signed
+                else lasso.PROFILE_SIGNATURE_VERIFY_HINT_IGNORE)
+            try:
+                login.processAuthnRequestMsg(message)
+            except lasso.Error as e:
+                raise HttpError(400, f"rejected AuthnRequest: {e}")
+            return self._respond(login, user, knobs)
+
+    def unsolicited(self, user_name, knobs):
+        user = self.user(user_name)
+        with self.lock:
+            login = lasso.Login(self.server(knobs.key, knobs.sig_alg))
+            login.initIdpInitiatedAuthnRequest(self.sp_entity_id())
+            login.request.protocolBinding = lasso.SAML2_METADATA_BINDING_POST
+            login.processAuthnRequestMsg(None)
+            return self._respond(login, user, knobs)
+
+    def _respond(self, login, user, knobs):
+        name_id_format = user.get("nameid_format", NAMEID_EMAIL)
+        # Answer with the user's own NameID whatever format was asked for;
+        # telling lasso the format keeps it from looking for a federation.
+        policy = login.request.nameIdPolicy
+        if policy is not None:
+            policy.format = name_id_format
+        if knobs.sign in ("assertion", "none"):
+            login.setSignatureHint(lasso.PROFILE_SIGNATURE_HINT_FORBID)
+        try:
+            login.validateRequestMsg(True, True)
+        except lasso.Error as e:
+            raise HttpError(400, f"cannot answer AuthnRequest: {e}")
+        login.buildAssertion(AUTHN_CONTEXT, saml_time(), None, None, None)
+
+        assertion = login.assertion
+        assertion.subject.nameID = name_id(user["nameid"], name_id_format)
+        for statement in assertion.authnStatement:
+            statement.sessionIndex = statement.sessionIndex or assertion.iD
+        attributes = [make_attribute(a["name"], a["values"], a.get("friendly_name"),
+                                     a.get("name_format"))
+                      for a in user.get("attributes", ())]
+        if attributes:
+            statement = lasso.Saml2AttributeStatement()
+            statement.attribute = tuple(attributes)
+            assertion.attributeStatement = (statement,)
+
+        login.buildAuthnResponseMsg()
+        apply_knobs(login, knobs)
+        return login.msgUrl, login.response.exportToBase64()
+
+    # -- Single logout ----------------------------------------------------
+
+    def slo(self, query):
+        """Answer a redirect LogoutRequest with Success.  Returns the URL of
+        the LogoutResponse."""
+        with self.lock:
+            logout = lasso.Logout(self.server())
+            logout.setSignatureVerifyHint(
+                lasso.PROFILE_SIGNATURE_VERIFY_HINT_FORCE if "Signature=" in query
+                else lasso.PROFILE_SIGNATURE_VERIFY_HINT_IGNORE)
+            try:
+                logout.processRequestMsg(query)
+            except lasso.Error as e:
+                raise HttpError(400, f"rejected LogoutRequest: {e}")
+            try:
+                logout.validateRequest()
+            except lasso.Error:
+                pass  # we keep no sessions: lasso cannot find the one to end
+            logout.response.status.statusCode.value = lasso.SAML2_STATUS_CODE_SUCCESS
+            logout.response.status.statusCode.statusCode = None
+            logout.buildResponseMsg()
+            return logout.msgUrl
+
+
+# --------------------------------------------------------------------------
+# HTTP
+
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+def user_chooser_page(idp, base_href):
+    items = "\n".join(
+        f'<li><a href="{html.escape(base_href + "&user=" + urllib.parse.quote(name))}">'
+        f"{html.escape(name)}</a> ({html.escape(str(user.get('nameid', '')))})</li>"
+        for name, user in idp.users.items())
+    return PAGE.format(title="Mock IdP – choose a test user",
+                       body=f"<h1>Mock IdP – choose a test user</h1>\n<ul>\n{items}\n</ul>")
+
+
+def user_chooser_post_page(idp, fields):
+    """Chooser for a POSTed AuthnRequest: one form per user re-posts it."""
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in fields.items())
+    forms = "\n".join(
+        f'<li><form method="post" action="/sso">{hidden}'
+        f'<input type="hidden" name="user" value="{html.escape(name)}">'
+        f'<button type="submit">{html.escape(name)}</button></form></li>'
+        for name in idp.users)
+    return PAGE.format(title="Mock IdP – choose a test user",
+                       body=f"<h1>Mock IdP – choose a test user</h1>\n<ul>\n{forms}\n</ul>")
+
+
+def auto_post_page(acs, saml_response, relay_state):
+    relay = ("" if relay_state is None else
+             f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">\n')
+    body = (f'<form method="post" action="{html.escape(acs)}">\n'
+            f'<input type="hidden" name="SAMLResponse" value="{html.escape(saml_response)}">\n'
+            f"{relay}"
+            f'<button type="submit">Continue to the service</button>\n</form>\n'
+            f"<script>window.addEventListener('load', function () "
+            f"{{ document.forms[0].submit(); }});</script>")
+    return PAGE.format(title="Mock IdP – signing you in", body=body)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "mockidp/1"
+    idp = None  # set by serve()
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        params = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        try:
+            if method == "POST":
+                params.update(self._form())
+            route = {
+                ("GET", "/metadata"): self._metadata,
+                ("GET", "/users"): self._users,
+                ("GET", "/sso"): self._sso_redirect,
+                ("POST", "/sso"): self._sso_post,
+                ("GET", "/unsolicited"): self._unsolicited,
+                ("GET", "/slo"): self._slo,
+            }.get((method, url.path))
+            if route is None:
+                raise HttpError(404, f"no {method} {url.path}")
+            route(url, params)
+        except HttpError as e:
+            self._send(e.status, "text/plain; charset=utf-8", str(e) + "\n")
+        except Exception as e:
+            traceback.print_exc()
+            self._send(500, "text/plain; charset=utf-8", f"internal error: {e!r}\n")
+
+    def _form(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        return urllib.parse.parse_qs(body, keep_blank_values=True)
+
+    def _send(self, status, content_type, body, headers=()):
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_json(self, value):
+        self._send(200, "application/json", json.dumps(value, ensure_ascii=False) + "\n")
+
+    def _metadata(self, url, params):
+        self._send(200, "application/samlmetadata+xml", self.idp.metadata)
+
+    def _users(self, url, params):
+        self._send_json(list(self.idp.users))
+
+    def _sso_redirect(self, url, params):
+        if "SAMLRequest" not in params:
+            raise HttpError(400, "missing SAMLRequest")
+        if "user" not in params:
+            self._send(200, "text/html; charset=utf-8",
+                       user_chooser_page(self.idp, self.path))
+            return
+        signed = "Signature" in params
+        # lasso verifies the signature over the raw query string.
+        acs, response = self.idp.sso(url.query, signed, params["user"][-1], Knobs(params))
+        self._answer(acs, response, params.get("RelayState", [None])[-1], params)
+
+    def _sso_post(self, url, params):
+        if "SAMLRequest" not in params:
+            raise HttpError(400, "missing SAMLRequest")
+        saml_request = params["SAMLRequest"][-1]
+        if "user" not in params:
+            fields = {k: v[-1] for k, v in params.items()}
+            self._send(200, "text/html; charset=utf-8",
+                       user_chooser_post_page(self.idp, fields))
+            return
+        acs, response = self.idp.sso(saml_request, has_xml_signature(saml_request),
+                                     params["user"][-1], Knobs(params))
+        self._answer(acs, response, params.get("RelayState", [None])[-1], params)
+
+    def _unsolicited(self, url, params):
+        acs, response = self.idp.unsolicited(params.get("user", [None])[-1], Knobs(params))
+        self._answer(acs, response, params.get("relay_state", [None])[-1], params)
+
+    def _slo(self, url, params):
+        if "SAMLRequest" not in params:
+            raise HttpError(400, "missing SAMLRequest")
+        location = self.idp.slo(url.query)
+        self._send(302, "text/plain; charset=utf-8", location + "\n",
+                   headers=[("Location", location)])
+
+    def _answer(self, acs, saml_response, relay_state, params):
+        if params.get("format", [""])[-1] == "json":
+            self._send_json({"acs": acs, "SAMLResponse": saml_response,
+                             "RelayState": relay_state})
+        else:
+            self._send(200, "text/html; charset=utf-8",
+                       auto_post_page(acs, saml_response, relay_state))
+
+
+# --------------------------------------------------------------------------
+# Command line
+
+
+def parse_listen(value):
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError("expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def serve_http(handler_class, listen):
+    """Serve until SIGTERM/SIGINT; prints READY <port> once listening."""
+    httpd = ThreadingHTTPServer(listen, handler_class)
+    httpd.daemon_threads = True
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"READY {httpd.server_address[1]}", flush=True)
+    try:
+        httpd.serve_forever()
+    finally:
+        httpd.server_close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    metadata = commands.add_parser("metadata", help="print the IdP metadata")
+    serve = commands.add_parser("serve", help="run the IdP")
+    for p in (metadata, serve):
+        p.add_argument("--entity-id", required=True)
+        p.add_argument("--base-url", required=True)
+        p.add_argument("--cert", required=True)
+    serve.add_argument("--listen", required=True, type=parse_listen)
+    serve.add_argument("--key", required=True)
+    serve.add_argument("--users", required=True)
+    serve.add_argument("--sp-metadata-url", required=True)
+    serve.add_argument("--rogue-key")
+    serve.add_argument("--rogue-cert")
+    args = parser.parse_args(argv)
+
+    if args.command == "metadata":
+        sys.stdout.write(build_metadata(args.entity_id, args.base_url, args.cert))
+        return
+    if bool(args.rogue_key) != bool(args.rogue_cert):
+        parser.error("--rogue-key and --rogue-cert go together")
+    Handler.idp = MockIdP(args)
+    serve_http(Handler, args.listen)
+
+
+if __name__ == "__main__":
+    main()
