@@ -27,6 +27,30 @@ PYSAML2_IDP = os.path.join(REPO, "t", "interop", "pysaml2_idp.py")
 ECHO = os.path.join(REPO, "t", "echo", "echo_upstream.py")
 USERS = os.path.join(REPO, "t", "mockidp", "users.json")
 TIMEOUT = 20.0
+# Set by the sanitizer run: nginx is not instrumented, so the ASan runtime is preloaded.
+PRELOAD = os.environ.get("NGX_SSO_PRELOAD", "")
+
+
+def nginx_env(workdir):
+    """nginx's environment; under the sanitizer run every report goes to a file we check."""
+    env = dict(os.environ)
+    env.pop("NGX_SSO_PRELOAD", None)
+    if PRELOAD:
+        env["LD_PRELOAD"] = PRELOAD
+        # nginx's own pools are freed by process exit, not by free(): leak reports would be
+        # about nginx, not us. Memory errors and UB still abort and are reported.
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % workdir
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1:log_path=%s/ubsan" % workdir
+    return env
+
+
+def sanitizer_reports(workdir):
+    out = []
+    for name in sorted(os.listdir(workdir)):
+        if name.startswith(("asan.", "ubsan.")):
+            with open(os.path.join(workdir, name), errors="replace") as f:
+                out.append(name + ":\n" + f.read())
+    return out
 
 
 def free_port():
@@ -57,12 +81,12 @@ def port_open(port):
 class Process:
     """A child process we own: started in its own session, stopped by PID."""
 
-    def __init__(self, argv, workdir, name):
+    def __init__(self, argv, workdir, name, env=None):
         self.name = name
         self.log_path = os.path.join(workdir, name + ".out")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
 
     def output(self):
         with open(self.log_path, "rb") as f:
@@ -199,7 +223,7 @@ class Stack:
                              "--log", self.upstream_log], self.dir, "echo")
         self.procs.append(self.echo)
         self.nginx = Process([NGINX, "-p", self.dir, "-c", self.path("nginx.conf"), "-e", self.path("error.log")],
-                             self.dir, "nginx")
+                             self.dir, "nginx", env=nginx_env(self.dir))
         self.procs.append(self.nginx)
         self.idp = Process([PYTHON, self.idp_script, "serve", "--listen", "127.0.0.1:%d" % self.idp_port,
                             "--entity-id", self.idp_entity_id, "--base-url", self.idp_base,
@@ -215,7 +239,11 @@ class Stack:
         for p in reversed(self.procs):
             p.stop(signal.SIGQUIT if p.name == "nginx" else signal.SIGTERM)
         self.procs = []
+        reports = sanitizer_reports(self.dir)
+        crashes = [l for l in self.error_log().splitlines() if "exited on signal" in l]
         shutil.rmtree(self.dir, ignore_errors=True)
+        if reports or crashes:
+            raise AssertionError("nginx reported errors:\n" + "\n".join(reports + crashes))
 
     def reload(self):
         """nginx -s reload by signal; waits until a new worker generation answers."""

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building, testing and the demo need. Idempotent.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake g++ make pkg-config nginx nginx-dev
+  liblasso3-dev libxmlsec1-dev libxml2-dev libssl-dev libglib2.0-dev
+  libgtest-dev libgmock-dev
+  # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
+  # a browser for the end-to-end test
+  python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # Debian's nginx package would start a system nginx on port 80; the demo and tests run
+  # their own, so keep the service from starting during installation.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
