@@ -24,9 +24,26 @@ constexpr bool is_local_ascii(char c) noexcept {
         return true;
     }
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '/': case '=': case '?': case '^': case '_': case '`': case '{':
-        case '|': case '}': case '~': case '.':
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '/':
+        case '=':
+        case '?':
+        case '^':
+        case '_':
+        case '`':
+        case '{':
+        case '|':
+        case '}':
+        case '~':
+        case '.':
             return true;
         default:
             return false;
@@ -131,8 +148,7 @@ std::optional<std::string> normalize_email(std::string_view address) noexcept {
     if (at == std::string_view::npos || address.find('@', at + 1) != std::string_view::npos) {
         return std::nullopt;
     }
-    if (!is_valid_local(address.substr(0, at)) || !is_valid_domain(address.substr(at + 1)) ||
-        !is_valid_utf8(address)) {
+    if (!is_valid_local(address.substr(0, at)) || !is_valid_domain(address.substr(at + 1)) || !is_valid_utf8(address)) {
         return std::nullopt;
     }
     try {

@@ -49,7 +49,8 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     const bool navigation = is_browser_navigation(r);
     if (!navigation && (lcf->non_browser == non_browser_401 || !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)))) {
         decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_INFO, "no session: not a browser navigation, answering 401",
-                    "Authentication required", "Sign in through a browser first; this request carries no valid session.");
+                    "Authentication required",
+                    "Sign in through a browser first; this request carries no valid session.");
         finish(r);
         return;
     }
@@ -99,9 +100,12 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     if (!ctx) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     switch (ctx->phase) {
-    case Phase::waiting: return NGX_AGAIN;
-    case Phase::done: return conclude(r, ctx);
-    case Phase::idle: break;
+        case Phase::waiting:
+            return NGX_AGAIN;
+        case Phase::done:
+            return conclude(r, ctx);
+        case Phase::idle:
+            break;
     }
     ctx->phase = Phase::waiting;
     load_session(r, ctx, after_session);

@@ -61,8 +61,9 @@ void acs_session_saved(void* data, StoreReply reply) noexcept {
     RequestCtx* ctx = request_ctx(r);
     SrvConf* scf = srv_conf(r);
     if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "cannot store the new session: store full or unavailable",
-                    "Service unavailable", "Your sign-in could not be completed. Please try again shortly.");
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
+                    "cannot store the new session: store full or unavailable", "Service unavailable",
+                    "Your sign-in could not be completed. Please try again shortly.");
     } else {
         try {
             const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
@@ -93,16 +94,17 @@ void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
         return;
     }
     if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "replay cache full or unavailable; login refused",
-                    "Service unavailable", "Your sign-in could not be completed. Please try again shortly.");
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
+                    "replay cache full or unavailable; login refused", "Service unavailable",
+                    "Your sign-in could not be completed. Please try again shortly.");
         finish(r);
         return;
     }
     // A login always gets a fresh id; the session the browser had before is ended (fixation).
     if (ctx->old_session.len) {
-        main_conf(r)->store->remove(Table::sessions, sv(ctx->old_session), [](void* data, StoreReply) noexcept {
-            acs_save_session(static_cast<ngx_http_request_t*>(data));
-        }, r);
+        main_conf(r)->store->remove(
+            Table::sessions, sv(ctx->old_session),
+            [](void* data, StoreReply) noexcept { acs_save_session(static_cast<ngx_http_request_t*>(data)); }, r);
         return;
     }
     acs_save_session(r);
@@ -174,9 +176,10 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         auto assertion = scf->rt->sp->consume_response(response.value, now);
         if (!assertion) {
             const auto code = assertion.error().code;
-            refuse(r, ctx, code == SamlError::bad_request ? NGX_HTTP_BAD_REQUEST
-                           : code == SamlError::internal  ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                                          : NGX_HTTP_FORBIDDEN,
+            refuse(r, ctx,
+                   code == SamlError::bad_request ? NGX_HTTP_BAD_REQUEST
+                   : code == SamlError::internal  ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                                  : NGX_HTTP_FORBIDDEN,
                    assertion.error().reason);
             finish(r);
             return;
@@ -197,7 +200,8 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         record.scope = scf->rt->scope;
         record.created = record.last_seen = now;
         record.expires = now + scf->session_lifetime;
-        if (assertion->session_not_on_or_after) record.expires = std::min(record.expires, assertion->session_not_on_or_after);
+        if (assertion->session_not_on_or_after)
+            record.expires = std::min(record.expires, assertion->session_not_on_or_after);
         const std::string encoded = encode_session(record);
         if (encoded.empty()) {
             refuse(r, ctx, NGX_HTTP_FORBIDDEN, "identity too large for a session");
@@ -230,13 +234,15 @@ ngx_int_t acs(ngx_http_request_t* r) noexcept {
     SrvConf* scf = srv_conf(r);
     if (!(r->method & NGX_HTTP_POST)) {
         log_reason(r, NGX_LOG_INFO, "ACS accepts only POST");
-        return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed", "The Assertion Consumer Service takes HTTP-POST.");
+        return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed",
+                         "The Assertion Consumer Service takes HTTP-POST.");
     }
     // Refuse oversized bodies before reading them.
     const off_t limit = static_cast<off_t>(scf->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
         log_reason(r, NGX_LOG_WARN, "SAML response refused: POST body larger than sso_max_response_size allows");
-        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, kRefusedTitle, "The identity provider's answer is too large.");
+        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, kRefusedTitle,
+                         "The identity provider's answer is too large.");
     }
     if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
         log_reason(r, NGX_LOG_INFO, "SAML response refused: POST without a body");
@@ -282,7 +288,8 @@ ngx_int_t logout(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_str_t given;
-    const bool has_target = ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &given) == NGX_OK;
+    const bool has_target =
+        ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &given) == NGX_OK;
     if (target && has_target) {
         decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, *target);
     } else {

@@ -35,27 +35,30 @@ void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcep
     }
     ctx->session_id = pool_copy(r->pool, *cookie);
     ctx->next = done;
-    main_conf(r)->store->get(Table::sessions, *cookie, ngx_time(), [](void* data, StoreReply reply) noexcept {
-        auto* r = static_cast<ngx_http_request_t*>(data);
-        auto* ctx = request_ctx(r);
-        SrvConf* scf = srv_conf(r);
-        if (reply.status == StoreStatus::unavailable) {
-            decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "session store unavailable",
-                        "Service unavailable", "The session store cannot be reached. Please try again shortly.");
-        } else if (reply.status == StoreStatus::ok) {
-            auto record = decode_session(reply.value);
-            if (!record) {
-                log_reason(r, NGX_LOG_WARN, "stored session is corrupt; treated as no session");
-            } else if (record->scope != scf->rt->scope) {
-                log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
-            } else if (record->expires <= ngx_time()) {
-                // the store expires it too; this only covers a clock step between the two
-            } else if (!set_identity(r, ctx, *record, sv(loc_conf(r)->groups_separator))) {
-                ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    main_conf(r)->store->get(
+        Table::sessions, *cookie, ngx_time(),
+        [](void* data, StoreReply reply) noexcept {
+            auto* r = static_cast<ngx_http_request_t*>(data);
+            auto* ctx = request_ctx(r);
+            SrvConf* scf = srv_conf(r);
+            if (reply.status == StoreStatus::unavailable) {
+                decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "session store unavailable",
+                            "Service unavailable", "The session store cannot be reached. Please try again shortly.");
+            } else if (reply.status == StoreStatus::ok) {
+                auto record = decode_session(reply.value);
+                if (!record) {
+                    log_reason(r, NGX_LOG_WARN, "stored session is corrupt; treated as no session");
+                } else if (record->scope != scf->rt->scope) {
+                    log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
+                } else if (record->expires <= ngx_time()) {
+                    // the store expires it too; this only covers a clock step between the two
+                } else if (!set_identity(r, ctx, *record, sv(loc_conf(r)->groups_separator))) {
+                    ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
-        }
-        ctx->next(r);
-    }, r);
+            ctx->next(r);
+        },
+        r);
 }
 
 void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept {
@@ -80,16 +83,18 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
         const std::string pending = *relay + '\n' + std::string(return_to);
         ctx->next = done;
         const std::int64_t now = ngx_time();
-        main_conf(r)->store->put(Table::pending_requests, request->request_id, pending, {now + scf->login_timeout, 0},
-                                 now, [](void* data, StoreReply reply) noexcept {
-            auto* r = static_cast<ngx_http_request_t*>(data);
-            auto* ctx = request_ctx(r);
-            if (reply.status != StoreStatus::ok)
-                decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                            "cannot record the pending AuthnRequest: session store full or unavailable",
-                            "Service unavailable", "The sign-in could not be started. Please try again shortly.");
-            ctx->next(r);
-        }, r);
+        main_conf(r)->store->put(
+            Table::pending_requests, request->request_id, pending, {now + scf->login_timeout, 0}, now,
+            [](void* data, StoreReply reply) noexcept {
+                auto* r = static_cast<ngx_http_request_t*>(data);
+                auto* ctx = request_ctx(r);
+                if (reply.status != StoreStatus::ok)
+                    decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
+                                "cannot record the pending AuthnRequest: session store full or unavailable",
+                                "Service unavailable", "The sign-in could not be started. Please try again shortly.");
+                ctx->next(r);
+            },
+            r);
     } catch (...) {
         decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "out of memory starting a login",
                     "Internal error", "The sign-in could not be started.");

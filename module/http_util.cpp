@@ -12,12 +12,23 @@ std::string html_escape(std::string_view s) {
     out.reserve(s.size());
     for (const char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -50,7 +61,7 @@ bool wants_json(ngx_http_request_t* r) noexcept {
 
 ngx_str_t pool_copy(ngx_pool_t* pool, std::string_view s) noexcept {
     ngx_str_t out{0, nullptr};
-    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, s.size() ? s.size() : 1));
+    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, s.empty() ? 1 : s.size()));
     if (!p) return out;
     if (!s.empty()) std::memcpy(p, s.data(), s.size());
     out.len = s.size();
@@ -63,7 +74,8 @@ std::optional<std::string_view> request_header(ngx_http_request_t* r, std::strin
         auto* h = static_cast<ngx_table_elt_t*>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
             if (h[i].key.len == name.size() &&
-                ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(name.data())), name.size()) == 0)
+                ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(name.data())),
+                                name.size()) == 0)
                 return sv(h[i].value);
         }
     }
@@ -103,7 +115,8 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
     ngx_log_error(level, r->connection->log, 0, "sso: %V", &msg);
 }
 
-ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) noexcept {
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type,
+                    std::string_view body) noexcept {
     r->headers_out.status = status;
     r->headers_out.content_length_n = static_cast<off_t>(body.size());
     r->headers_out.content_type = pool_copy(r->pool, content_type);
@@ -127,7 +140,8 @@ ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
     return ngx_http_output_filter(r, &out);
 }
 
-ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message) noexcept {
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title,
+                    std::string_view message) noexcept {
     try {
         if (wants_json(r)) {
             const std::string body = "{\"status\":" + std::to_string(status) + ",\"error\":\"" + json_escape(title) +
@@ -135,11 +149,10 @@ ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view t
             return send_body(r, status, "application/json", body);
         }
         const std::string t = html_escape(title);
-        const std::string body =
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + t +
-            "</title><style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}"
-            "h1{font-size:1.4em}</style></head><body><h1>" + t + "</h1><p>" + html_escape(message) +
-            "</p></body></html>\n";
+        const std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + t +
+                                 "</title><style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}"
+                                 "h1{font-size:1.4em}</style></head><body><h1>" +
+                                 t + "</h1><p>" + html_escape(message) + "</p></body></html>\n";
         return send_body(r, status, "text/html; charset=utf-8", body);
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -29,9 +29,11 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
 
 // A complete response with a short HTML page (or JSON when the client asked for JSON).
 // Returns what ngx_http_output_filter returned, for ngx_http_finalize_request.
-ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message) noexcept;
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title,
+                    std::string_view message) noexcept;
 
-ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) noexcept;
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type,
+                    std::string_view body) noexcept;
 
 // 302/303 to `location`, no body cached anywhere.
 ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept;

@@ -34,9 +34,12 @@ struct HeaderDef {
     std::size_t offset;
 };
 constexpr HeaderDef kHeaders[] = {
-    {"X-SSO-User", offsetof(Identity, user)},          {"X-SSO-Email", offsetof(Identity, email)},
-    {"X-SSO-Name", offsetof(Identity, name)},          {"X-SSO-Groups", offsetof(Identity, groups)},
-    {"X-SSO-Auth-Method", offsetof(Identity, auth_method)}, {"X-SSO-IdP", offsetof(Identity, idp)},
+    {"X-SSO-User", offsetof(Identity, user)},
+    {"X-SSO-Email", offsetof(Identity, email)},
+    {"X-SSO-Name", offsetof(Identity, name)},
+    {"X-SSO-Groups", offsetof(Identity, groups)},
+    {"X-SSO-Auth-Method", offsetof(Identity, auth_method)},
+    {"X-SSO-IdP", offsetof(Identity, idp)},
 };
 
 const ngx_str_t& field(const Identity& id, std::size_t offset) noexcept {
@@ -69,7 +72,8 @@ ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
     for (ngx_uint_t i = 0; i < ctx->identity.nattrs; ++i) {
         const IdentityAttr& a = ctx->identity.attrs[i];
         // nginx lower-cases variable names; attribute names keep their case (displayName).
-        if (a.name.len == want.size() && ngx_strncasecmp(a.name.data, reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) == 0) {
+        if (a.name.len == want.size() &&
+            ngx_strncasecmp(a.name.data, reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) == 0) {
             v->data = a.value.data;
             v->len = a.value.len;
             v->valid = 1;
@@ -171,9 +175,12 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
         std::size_t offset;
     };
     static const VarDef vars[] = {
-        {"sso_user", offsetof(Identity, user)},   {"sso_email", offsetof(Identity, email)},
-        {"sso_name", offsetof(Identity, name)},   {"sso_groups", offsetof(Identity, groups)},
-        {"sso_auth_method", offsetof(Identity, auth_method)}, {"sso_idp", offsetof(Identity, idp)},
+        {"sso_user", offsetof(Identity, user)},
+        {"sso_email", offsetof(Identity, email)},
+        {"sso_name", offsetof(Identity, name)},
+        {"sso_groups", offsetof(Identity, groups)},
+        {"sso_auth_method", offsetof(Identity, auth_method)},
+        {"sso_idp", offsetof(Identity, idp)},
     };
     for (const auto& def : vars) {
         ngx_str_t name{std::strlen(def.name), reinterpret_cast<u_char*>(const_cast<char*>(def.name))};

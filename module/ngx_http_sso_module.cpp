@@ -29,7 +29,9 @@ T* pool_new(ngx_pool_t* pool, Args&&... args) noexcept {
     }
 }
 
-std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
+std::string str(const ngx_str_t& s) {
+    return std::string(sv(s));
+}
 
 char* conf_error(ngx_conf_t* cf, const std::string& msg) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%*s", msg.size(), msg.data());
@@ -45,7 +47,8 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     auto* value = static_cast<ngx_str_t*>(cf->args->elts);
     const std::string_view arg = sv(value[1]);
     const std::size_t colon = arg.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return conf_error(cf, "\"sso_zone\": expected NAME:SIZE, got \"" + std::string(arg) + "\"");
+    if (colon == std::string_view::npos || colon == 0)
+        return conf_error(cf, "\"sso_zone\": expected NAME:SIZE, got \"" + std::string(arg) + "\"");
     ngx_str_t name{colon, value[1].data};
     ngx_str_t size_str{value[1].len - colon - 1, value[1].data + colon + 1};
     const ssize_t size = ngx_parse_size(&size_str);
@@ -80,7 +83,8 @@ char* set_attribute(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     auto* value = static_cast<ngx_str_t*>(cf->args->elts);
     const std::string_view role = sv(value[1]);
     if (role != "user" && role != "email" && role != "name" && role != "groups")
-        return conf_error(cf, "\"sso_attribute\": unknown role \"" + std::string(role) + "\" (user, email, name or groups)");
+        return conf_error(
+            cf, "\"sso_attribute\": unknown role \"" + std::string(role) + "\" (user, email, name or groups)");
     if (!scf->attribute_map) {
         scf->attribute_map = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
         if (!scf->attribute_map) return static_cast<char*>(NGX_CONF_ERROR);
@@ -116,7 +120,8 @@ constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LO
 ngx_command_t kCommands[] = {
     {ngx_string("sso_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
-    {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, non_browser), kNonBrowser},
     {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},
@@ -131,7 +136,8 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_clock_skew"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(clock_skew)},
     {ngx_string("sso_attribute"), kSrv | NGX_CONF_TAKE2, set_attribute, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_session_lifetime"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(session_lifetime)},
-    {ngx_string("sso_session_idle_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(session_idle_timeout)},
+    {ngx_string("sso_session_idle_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     SRV_OFF(session_idle_timeout)},
     {ngx_string("sso_login_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(login_timeout)},
     {ngx_string("sso_max_response_size"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_size_slot, SRV_OFF(max_response_size)},
     {ngx_string("sso_cookie_name"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_name)},
@@ -218,21 +224,29 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     rt->cookie.domain = str(c->cookie_domain);
     rt->cookie.secure = c->cookie_secure;
     const std::string samesite = str(c->cookie_samesite);
-    rt->cookie.same_site = samesite == "lax" ? "Lax" : samesite == "strict" ? "Strict" : samesite == "none" ? "None" : "";
+    rt->cookie.same_site = samesite == "lax"      ? "Lax"
+                           : samesite == "strict" ? "Strict"
+                           : samesite == "none"   ? "None"
+                                                  : "";
     if (rt->cookie.same_site.empty())
         return conf_error(cf, "\"sso_cookie_samesite\": \"" + samesite + "\" is not lax, strict or none");
     if (rt->cookie.same_site == "None" && !rt->cookie.secure)
-        return conf_error(cf, "\"sso_cookie_samesite none\" needs \"sso_cookie_secure on\" (browsers drop it otherwise)");
+        return conf_error(cf,
+                          "\"sso_cookie_samesite none\" needs \"sso_cookie_secure on\" (browsers drop it otherwise)");
     if (const char* e = cookie_options_error(rt->cookie)) return conf_error(cf, std::string("sso_cookie_*: ") + e);
 
     if (c->attribute_map) {
         for (ngx_uint_t i = 0; i < c->attribute_map->nelts; ++i) {
             const auto& kv = static_cast<ngx_keyval_t*>(c->attribute_map->elts)[i];
             const std::string role = str(kv.key), name = str(kv.value);
-            if (role == "user") rt->attributes.user = name;
-            else if (role == "email") rt->attributes.email = name;
-            else if (role == "name") rt->attributes.display_name = name;
-            else rt->attributes.groups = name;
+            if (role == "user")
+                rt->attributes.user = name;
+            else if (role == "email")
+                rt->attributes.email = name;
+            else if (role == "name")
+                rt->attributes.display_name = name;
+            else
+                rt->attributes.groups = name;
         }
     }
 
@@ -344,7 +358,13 @@ __attribute__((visibility("default"))) ngx_module_t ngx_http_sso_module = {
     &sso::ngx::kModuleCtx,
     sso::ngx::kCommands,
     NGX_HTTP_MODULE,
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
     NGX_MODULE_V1_PADDING,
 };
 }

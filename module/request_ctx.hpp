@@ -28,7 +28,7 @@ using StepDone = void (*)(ngx_http_request_t* r) noexcept;
 
 struct RequestCtx {
     Phase phase;
-    unsigned async : 1;          // the handler returned NGX_AGAIN: resume phases on completion
+    unsigned async : 1;  // the handler returned NGX_AGAIN: resume phases on completion
     unsigned authenticated : 1;
     unsigned headers_set : 1;
     // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
@@ -56,7 +56,8 @@ static_assert(std::is_trivially_destructible_v<RequestCtx>);
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;  // created on first use; null if out of memory
 
 // Fills ctx->identity from a session record; false if out of memory.
-bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& record, std::string_view separator) noexcept;
+bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& record,
+                  std::string_view separator) noexcept;
 
 // Adds the documented X-SSO-* header set to the request that goes upstream (after removing
 // whatever the client sent under those names).

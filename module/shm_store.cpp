@@ -25,7 +25,9 @@ struct Shared {
 
 constexpr std::size_t kMaxKey = 1024;
 
-Node* node_of(ngx_rbtree_node_t* n) noexcept { return reinterpret_cast<Node*>(n); }
+Node* node_of(ngx_rbtree_node_t* n) noexcept {
+    return reinterpret_cast<Node*>(n);
+}
 
 int compare(const Node* n, std::uint8_t table, std::string_view key) noexcept {
     if (n->table != table) return n->table < table ? -1 : 1;
@@ -200,12 +202,14 @@ void ShmStore::read(Table t, std::string_view key, std::int64_t now, bool remove
             }
         }
     }
-    if (found) cb(ctx, {StoreStatus::ok, scratch_});
-    else cb(ctx, {StoreStatus::not_found, {}});
+    if (found)
+        cb(ctx, {StoreStatus::ok, scratch_});
+    else
+        cb(ctx, {StoreStatus::not_found, {}});
 }
 
-void ShmStore::write(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
-                     Write mode, StoreCallback cb, void* ctx) noexcept {
+void ShmStore::write(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now, Write mode,
+                     StoreCallback cb, void* ctx) noexcept {
     const auto table = static_cast<std::uint8_t>(t);
     if (key.empty() || key.size() > kMaxKey || value.size() > UINT32_MAX) {
         cb(ctx, {StoreStatus::unavailable, {}});

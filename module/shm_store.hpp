@@ -20,8 +20,8 @@ public:
     static ngx_int_t init_zone(ngx_shm_zone_t* zone, void* data) noexcept;
 
     void get(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
-    void put(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
-             StoreCallback cb, void* ctx) noexcept override;
+    void put(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now, StoreCallback cb,
+             void* ctx) noexcept override;
     void insert_new(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
                     StoreCallback cb, void* ctx) noexcept override;
     void take(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;

@@ -8,7 +8,9 @@
 namespace sso {
 
 struct GObjectUnref {
-    void operator()(void* p) const noexcept { if (p) g_object_unref(p); }
+    void operator()(void* p) const noexcept {
+        if (p) g_object_unref(p);
+    }
 };
 template <class T>
 using GObjectPtr = std::unique_ptr<T, GObjectUnref>;
@@ -19,12 +21,16 @@ struct GFree {
 using GCharPtr = std::unique_ptr<char, GFree>;
 
 struct XmlDocFree {
-    void operator()(xmlDoc* d) const noexcept { if (d) xmlFreeDoc(d); }
+    void operator()(xmlDoc* d) const noexcept {
+        if (d) xmlFreeDoc(d);
+    }
 };
 using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocFree>;
 
 struct XmlFree {
-    void operator()(void* p) const noexcept { if (p) xmlFree(p); }
+    void operator()(void* p) const noexcept {
+        if (p) xmlFree(p);
+    }
 };
 using XmlCharPtr = std::unique_ptr<xmlChar, XmlFree>;
 

@@ -55,12 +55,9 @@ const xmlNode* only_child(const xmlNode* n, const char* ns, const char* name, in
 
 bool is_strong_signature_method(const std::string& alg, bool allow_sha1) {
     static const std::set<std::string> strong = {
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",   "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
     };
     return strong.count(alg) || (allow_sha1 && alg == "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
 }
@@ -122,7 +119,8 @@ struct Walk {
         for (; n && !error; n = n->next) {
             // Comments, CDATA and PIs split text nodes without changing the signed (c14n)
             // form: a reader that takes the first text node would see a truncated NameID.
-            if (in_assertion && (n->type == XML_COMMENT_NODE || n->type == XML_CDATA_SECTION_NODE || n->type == XML_PI_NODE)) {
+            if (in_assertion &&
+                (n->type == XML_COMMENT_NODE || n->type == XML_CDATA_SECTION_NODE || n->type == XML_PI_NODE)) {
                 error = "comment, CDATA or processing instruction inside the assertion";
                 return;
             }
@@ -173,7 +171,8 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
     walk.visit(root, 1);
     if (walk.error) return walk.error;
     if (walk.encrypted_assertions) return "encrypted assertions are not enabled";
-    if (walk.assertions != 1) return "response must contain exactly one assertion, found " + std::to_string(walk.assertions);
+    if (walk.assertions != 1)
+        return "response must contain exactly one assertion, found " + std::to_string(walk.assertions);
 
     // The one assertion must be a direct child of the Response: anywhere else it is wrapped.
     int count = 0;

@@ -9,10 +9,10 @@ namespace sso {
 
 // Why a SAML operation failed. The code picks the HTTP status; the reason is the log line.
 enum class SamlError {
-    config,           // bad key, certificate or metadata: reported by nginx -t
-    bad_request,      // malformed input: base64, XML, missing fields
-    invalid_response, // well-formed but not acceptable: signature, audience, time, ...
-    internal,         // Lasso or allocation failure on our side
+    config,            // bad key, certificate or metadata: reported by nginx -t
+    bad_request,       // malformed input: base64, XML, missing fields
+    invalid_response,  // well-formed but not acceptable: signature, audience, time, ...
+    internal,          // Lasso or allocation failure on our side
 };
 
 struct Error {

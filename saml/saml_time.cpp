@@ -31,8 +31,8 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
 std::optional<std::int64_t> parse_saml_time(std::string_view s) noexcept {
     int year, mon, day, hour, min, sec;
     if (!digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mon) || s[7] != '-' ||
-        !digits(s, 8, 2, day) || s[10] != 'T' || !digits(s, 11, 2, hour) || s[13] != ':' ||
-        !digits(s, 14, 2, min) || s[16] != ':' || !digits(s, 17, 2, sec)) {
+        !digits(s, 8, 2, day) || s[10] != 'T' || !digits(s, 11, 2, hour) || s[13] != ':' || !digits(s, 14, 2, min) ||
+        s[16] != ':' || !digits(s, 17, 2, sec)) {
         return std::nullopt;
     }
     std::size_t pos = 19;

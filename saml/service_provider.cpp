@@ -35,7 +35,9 @@ struct PkeyFree {
     void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
 };
 
-std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+std::string str(const char* s) {
+    return s ? std::string(s) : std::string();
+}
 
 // Lasso objects own their strings with g_malloc.
 void replace_string(char*& field, const char* value) {
@@ -70,14 +72,16 @@ Result<std::string> check_key_pair(const std::string& key_pem, const std::string
 
 // The IdP metadata must be one EntityDescriptor with an IDPSSODescriptor; returns its entityID.
 Result<std::string> idp_entity_id_of(const std::string& xml) {
-    if (xml.find("<!DOCTYPE") != std::string::npos) return fail(SamlError::config, "IdP metadata must not have a DOCTYPE", "idp_metadata");
+    if (xml.find("<!DOCTYPE") != std::string::npos)
+        return fail(SamlError::config, "IdP metadata must not have a DOCTYPE", "idp_metadata");
     XmlDocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "idp-metadata.xml", nullptr,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc) return fail(SamlError::config, "IdP metadata is not well-formed XML", "idp_metadata");
     const xmlNode* root = xmlDocGetRootElement(doc.get());
     constexpr const char* md = "urn:oasis:names:tc:SAML:2.0:metadata";
     auto is = [md](const xmlNode* n, const char* name) {
-        return n->type == XML_ELEMENT_NODE && n->ns && std::strcmp(reinterpret_cast<const char*>(n->ns->href), md) == 0 &&
+        return n->type == XML_ELEMENT_NODE && n->ns &&
+               std::strcmp(reinterpret_cast<const char*>(n->ns->href), md) == 0 &&
                std::strcmp(reinterpret_cast<const char*>(n->name), name) == 0;
     };
     if (!root || !is(root, "EntityDescriptor"))
@@ -104,7 +108,9 @@ void each(GList* list, F f) {
     for (GList* it = list; it; it = it->next) f(static_cast<T*>(it->data));
 }
 
-Error invalid(std::string reason) { return fail(SamlError::invalid_response, std::move(reason)); }
+Error invalid(std::string reason) {
+    return fail(SamlError::invalid_response, std::move(reason));
+}
 
 // A time condition: nullopt when fine, or the reason it is not.
 std::optional<std::string> check_window(const char* what, const char* not_before, const char* not_on_or_after,
@@ -114,7 +120,8 @@ std::optional<std::string> check_window(const char* what, const char* not_before
         if (!t) return std::string(what) + " NotBefore is not a valid time";
         if (now + skew < *t) return std::string(what) + " is not yet valid (NotBefore " + not_before + ")";
     }
-    if (!not_on_or_after) return require_end ? std::optional<std::string>(std::string(what) + " has no NotOnOrAfter") : std::nullopt;
+    if (!not_on_or_after)
+        return require_end ? std::optional<std::string>(std::string(what) + " has no NotOnOrAfter") : std::nullopt;
     auto t = parse_saml_time(not_on_or_after);
     if (!t) return std::string(what) + " NotOnOrAfter is not a valid time";
     if (now - skew >= *t) return std::string(what) + " has expired (NotOnOrAfter " + not_on_or_after + ")";
@@ -124,21 +131,21 @@ std::optional<std::string> check_window(const char* what, const char* not_before
 // Lasso's codes are precise but cryptic; the ones an administrator meets get our words.
 std::string lasso_reason(int rc) {
     switch (rc) {
-    case LASSO_DS_ERROR_SIGNATURE_VERIFICATION_FAILED:
-    case LASSO_DS_ERROR_INVALID_SIGNATURE:
-    case LASSO_PROFILE_ERROR_CANNOT_VERIFY_SIGNATURE:
-        return "signature does not verify with the IdP metadata certificate";
-    case LASSO_DS_ERROR_SIGNATURE_NOT_FOUND:
-        return "message is not signed";
-    case LASSO_PROFILE_ERROR_INVALID_PROTOCOLPROFILE:
-    case LASSO_PROFILE_ERROR_INVALID_MSG:
-        return "not a SAML response";
-    case LASSO_SERVER_ERROR_PROVIDER_NOT_FOUND:
-        return "response issued by an unknown IdP";
-    case LASSO_LOGIN_ERROR_STATUS_NOT_SUCCESS:
-        return "IdP returned a non-success status";
-    default:
-        return std::string("Lasso refused the response: ") + lasso_strerror(rc) + " (" + std::to_string(rc) + ")";
+        case LASSO_DS_ERROR_SIGNATURE_VERIFICATION_FAILED:
+        case LASSO_DS_ERROR_INVALID_SIGNATURE:
+        case LASSO_PROFILE_ERROR_CANNOT_VERIFY_SIGNATURE:
+            return "signature does not verify with the IdP metadata certificate";
+        case LASSO_DS_ERROR_SIGNATURE_NOT_FOUND:
+            return "message is not signed";
+        case LASSO_PROFILE_ERROR_INVALID_PROTOCOLPROFILE:
+        case LASSO_PROFILE_ERROR_INVALID_MSG:
+            return "not a SAML response";
+        case LASSO_SERVER_ERROR_PROVIDER_NOT_FOUND:
+            return "response issued by an unknown IdP";
+        case LASSO_LOGIN_ERROR_STATUS_NOT_SUCCESS:
+            return "IdP returned a non-success status";
+        default:
+            return std::string("Lasso refused the response: ") + lasso_strerror(rc) + " (" + std::to_string(rc) + ")";
     }
 }
 
@@ -146,7 +153,9 @@ std::string lasso_reason(int rc) {
 
 ServiceProvider::ServiceProvider(SpSettings settings, std::string metadata, std::string idp_entity_id,
                                  std::unique_ptr<Lasso> lasso)
-    : settings_(std::move(settings)), metadata_xml_(std::move(metadata)), idp_entity_id_(std::move(idp_entity_id)),
+    : settings_(std::move(settings)),
+      metadata_xml_(std::move(metadata)),
+      idp_entity_id_(std::move(idp_entity_id)),
       lasso_(std::move(lasso)) {}
 
 ServiceProvider::~ServiceProvider() = default;
@@ -163,19 +172,24 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     if (!metadata) return metadata.error();
 
     auto lasso = std::make_unique<Lasso>();
-    lasso->server.reset(lasso_server_new_from_buffers(metadata->c_str(), s.key_pem.c_str(), nullptr, s.cert_pem.c_str()));
+    lasso->server.reset(
+        lasso_server_new_from_buffers(metadata->c_str(), s.key_pem.c_str(), nullptr, s.cert_pem.c_str()));
     if (!lasso->server) return fail(SamlError::config, "Lasso could not load the SP metadata, key or certificate");
     // Lasso defaults to RSA-SHA1.
     lasso->server->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
     const int rc = lasso_server_add_provider_from_buffer(lasso->server.get(), LASSO_PROVIDER_ROLE_IDP,
                                                          s.idp_metadata_xml.c_str(), nullptr, nullptr);
     if (rc != 0)
-        return fail(SamlError::config, std::string("Lasso could not load the IdP metadata: ") + lasso_strerror(rc), "idp_metadata");
+        return fail(SamlError::config, std::string("Lasso could not load the IdP metadata: ") + lasso_strerror(rc),
+                    "idp_metadata");
 
-    std::unique_ptr<ServiceProvider> sp(new ServiceProvider(s, std::move(metadata.value()), idp.value(), std::move(lasso)));
+    std::unique_ptr<ServiceProvider> sp(
+        new ServiceProvider(s, std::move(metadata.value()), idp.value(), std::move(lasso)));
     // Build one request now, so a metadata without a usable SSO endpoint fails at nginx -t.
     auto probe = sp->build_authn_request("config-check");
-    if (!probe) return fail(SamlError::config, "cannot build an AuthnRequest for this IdP: " + probe.error().reason, "idp_metadata");
+    if (!probe)
+        return fail(SamlError::config, "cannot build an AuthnRequest for this IdP: " + probe.error().reason,
+                    "idp_metadata");
     return sp;
 }
 
@@ -183,7 +197,8 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
     if (!login) return fail(SamlError::internal, "lasso_login_new failed");
     LassoProfile* profile = LASSO_PROFILE(login.get());
-    int rc = lasso_login_init_authn_request(login.get(), const_cast<char*>(idp_entity_id_.c_str()), LASSO_HTTP_METHOD_REDIRECT);
+    int rc = lasso_login_init_authn_request(login.get(), const_cast<char*>(idp_entity_id_.c_str()),
+                                            LASSO_HTTP_METHOD_REDIRECT);
     if (rc != 0) return fail(SamlError::internal, std::string("lasso_login_init_authn_request: ") + lasso_strerror(rc));
     auto* request = LASSO_SAMLP2_AUTHN_REQUEST(profile->request);
     replace_string(request->ProtocolBinding, LASSO_SAML2_METADATA_BINDING_POST);
@@ -192,8 +207,8 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
         replace_string(request->NameIDPolicy->Format, LASSO_SAML2_NAME_IDENTIFIER_FORMAT_UNSPECIFIED);
         request->NameIDPolicy->AllowCreate = TRUE;
     }
-    lasso_profile_set_signature_hint(profile, settings_.sign_requests ? LASSO_PROFILE_SIGNATURE_HINT_FORCE
-                                                                      : LASSO_PROFILE_SIGNATURE_HINT_FORBID);
+    lasso_profile_set_signature_hint(
+        profile, settings_.sign_requests ? LASSO_PROFILE_SIGNATURE_HINT_FORCE : LASSO_PROFILE_SIGNATURE_HINT_FORBID);
     const std::string relay(relay_state);
     replace_string(profile->msg_relayState, relay.c_str());
     rc = lasso_login_build_authn_request_msg(login.get());
@@ -240,7 +255,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return invalid("Response must carry exactly one assertion");
     auto* assertion = LASSO_SAML2_ASSERTION(response->Assertion->data);
     if (!assertion->Issuer || str(assertion->Issuer->content) != idp_entity_id_)
-        return invalid("Assertion Issuer " + (assertion->Issuer ? str(assertion->Issuer->content) : std::string("(none)")) +
+        return invalid("Assertion Issuer " +
+                       (assertion->Issuer ? str(assertion->Issuer->content) : std::string("(none)")) +
                        " is not the configured IdP");
     if (!assertion->ID || !*assertion->ID) return invalid("assertion has no ID");
 
@@ -279,7 +295,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     out.name_id_format = str(subject->NameID->Format);
     out.in_response_to = in_response_to;
     out.assertion_id = assertion->ID;
-    out.not_on_or_after = std::max(*parse_saml_time(conditions->NotOnOrAfter), *parse_saml_time(scd->NotOnOrAfter)) + skew;
+    out.not_on_or_after =
+        std::max(*parse_saml_time(conditions->NotOnOrAfter), *parse_saml_time(scd->NotOnOrAfter)) + skew;
     auto* authn = LASSO_SAML2_AUTHN_STATEMENT(assertion->AuthnStatement->data);
     out.session_index = str(authn->SessionIndex);
     if (authn->SessionNotOnOrAfter) {

@@ -15,12 +15,12 @@
 namespace sso {
 
 struct SpSettings {
-    std::string entity_id;        // the Issuer the IdP knows us by
-    std::string acs_url;          // the Return URL (Assertion Consumer Service, HTTP-POST)
-    std::string key_pem;          // SP private key (PEM contents)
-    std::string cert_pem;         // SP certificate (PEM contents)
-    std::string idp_metadata_xml; // IdP metadata (contents); the IdP must be its only entity
-    std::int64_t clock_skew = 60; // seconds of tolerance on every time condition
+    std::string entity_id;         // the Issuer the IdP knows us by
+    std::string acs_url;           // the Return URL (Assertion Consumer Service, HTTP-POST)
+    std::string key_pem;           // SP private key (PEM contents)
+    std::string cert_pem;          // SP certificate (PEM contents)
+    std::string idp_metadata_xml;  // IdP metadata (contents); the IdP must be its only entity
+    std::int64_t clock_skew = 60;  // seconds of tolerance on every time condition
     bool sign_requests = true;
     bool allow_sha1 = false;
     std::size_t max_response_bytes = 256 * 1024;  // decoded XML

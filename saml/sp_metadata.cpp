@@ -5,8 +5,12 @@
 namespace sso {
 namespace {
 
-const xmlChar* x(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
-std::string z(std::string_view s) { return std::string(s); }
+const xmlChar* x(const char* s) {
+    return reinterpret_cast<const xmlChar*>(s);
+}
+std::string z(std::string_view s) {
+    return std::string(s);
+}
 
 }  // namespace
 

@@ -8,7 +8,9 @@ namespace sso {
 
 namespace {
 
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) {
@@ -26,8 +28,21 @@ constexpr bool is_tchar(unsigned char c) noexcept {
         return true;
     }
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
             return true;
         default:
             return false;
@@ -66,8 +81,8 @@ bool is_valid_domain(std::string_view d) noexcept {
     }
     char prev = '.';
     for (const char c : d) {
-        const bool host_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                               (c >= '0' && c <= '9') || c == '-' || c == '.';
+        const bool host_char =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
         if (!host_char || (c == '.' && prev == '.')) {
             return false;
         }
@@ -103,16 +118,15 @@ std::string_view canonical_same_site(std::string_view v) noexcept {
     return {};
 }
 
-std::string build(const CookieOptions& o, std::string_view value, std::int64_t max_age,
-                  bool with_expires) {
+std::string build(const CookieOptions& o, std::string_view value, std::int64_t max_age, bool with_expires) {
     std::array<char, 24> num{};
     const auto conv = std::to_chars(num.data(), num.data() + num.size(), max_age < 0 ? 0 : max_age);
     const std::string_view max_age_text(num.data(), static_cast<std::size_t>(conv.ptr - num.data()));
     constexpr std::string_view kEpoch = "; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
 
     std::string out;
-    out.reserve(o.name.size() + value.size() + o.path.size() + o.domain.size() +
-                o.same_site.size() + max_age_text.size() + kEpoch.size() + 64);
+    out.reserve(o.name.size() + value.size() + o.path.size() + o.domain.size() + o.same_site.size() +
+                max_age_text.size() + kEpoch.size() + 64);
     out.append(o.name).append("=").append(value);
     out.append("; Path=").append(o.path);
     if (!o.domain.empty()) {
@@ -136,8 +150,7 @@ std::string build(const CookieOptions& o, std::string_view value, std::int64_t m
 
 }  // namespace
 
-std::optional<std::string_view> find_cookie(std::string_view header,
-                                            std::string_view name) noexcept {
+std::optional<std::string_view> find_cookie(std::string_view header, std::string_view name) noexcept {
     if (name.empty()) {
         return std::nullopt;
     }

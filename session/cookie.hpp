@@ -13,8 +13,7 @@ namespace sso {
 // trimmed, and a value wrapped in double quotes is returned without them.
 // Segments without '=' and other junk are skipped, never fatal. The result
 // borrows from `cookie_header`. nullopt when absent or when `name` is empty.
-std::optional<std::string_view> find_cookie(std::string_view cookie_header,
-                                            std::string_view name) noexcept;
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) noexcept;
 
 struct CookieOptions {
     std::string name;

@@ -33,7 +33,9 @@ constexpr int hex_value(char c) noexcept {
     return -1;
 }
 
-constexpr bool is_control(unsigned c) noexcept { return c < 0x20 || c == 0x7F; }
+constexpr bool is_control(unsigned c) noexcept {
+    return c < 0x20 || c == 0x7F;
+}
 
 // Bytes refused anywhere in a target, raw. Besides CTL/space/non-ASCII:
 // '\' (browsers read it as '/'), and characters that have no business in a
@@ -74,8 +76,8 @@ unsigned char decoded_char_at(std::string_view s, std::size_t i) noexcept {
 }
 
 constexpr bool is_reg_name_char(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_';
 }
 
 constexpr bool is_ipv6_literal_char(char c) noexcept {
@@ -182,8 +184,7 @@ bool parse_scheme_name(std::string_view scheme, bool& https) noexcept {
     return false;
 }
 
-bool is_acceptable_absolute(std::string_view target, std::string_view own_scheme,
-                            std::string_view own_host,
+bool is_acceptable_absolute(std::string_view target, std::string_view own_scheme, std::string_view own_host,
                             std::span<const std::string> allowed_origins) noexcept {
     bool https = false;
     std::string_view rest = target;

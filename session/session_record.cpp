@@ -142,8 +142,8 @@ std::size_t encoded_size(const SessionRecord& r) noexcept {
     // Each term is bounded by container sizes, which cannot overflow size_t
     // in any realistic sense; the caps are applied afterwards.
     std::size_t n = kHeaderBytes;
-    for (const std::string* s : {&r.scope, &r.user, &r.email, &r.display_name, &r.auth_method,
-                                 &r.idp, &r.name_id, &r.name_id_format, &r.session_index}) {
+    for (const std::string* s : {&r.scope, &r.user, &r.email, &r.display_name, &r.auth_method, &r.idp, &r.name_id,
+                                 &r.name_id_format, &r.session_index}) {
         n += kStrOverhead + s->size();
     }
     n += 2;
@@ -224,8 +224,8 @@ std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
         Reader in(bytes);
         std::string_view magic;
         std::uint8_t version = 0;
-        if (!in.bytes(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic)) ||
-            !in.u8(version) || version != kSessionFormatVersion) {
+        if (!in.bytes(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic)) || !in.u8(version) ||
+            version != kSessionFormatVersion) {
             return std::nullopt;
         }
 
@@ -263,9 +263,8 @@ std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
             }
         }
 
-        if (!in.str(r.auth_method) || !in.str(r.idp) || !in.str(r.name_id) ||
-            !in.str(r.name_id_format) || !in.str(r.session_index) || !in.i64(r.created) ||
-            !in.i64(r.last_seen) || !in.i64(r.expires)) {
+        if (!in.str(r.auth_method) || !in.str(r.idp) || !in.str(r.name_id) || !in.str(r.name_id_format) ||
+            !in.str(r.session_index) || !in.i64(r.created) || !in.i64(r.last_seen) || !in.i64(r.expires)) {
             return std::nullopt;
         }
         if (!in.done()) {

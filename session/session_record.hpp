@@ -39,7 +39,7 @@ struct SessionRecord {
     std::vector<Attribute> attributes;  // all SAML attributes, keyed by Name and FriendlyName as received
     std::string auth_method;            // "saml"
     std::string idp;                    // IdP entityID
-    std::string name_id, name_id_format, session_index;  // for logout
+    std::string name_id, name_id_format, session_index;    // for logout
     std::int64_t created = 0, last_seen = 0, expires = 0;  // unix seconds; expires = absolute lifetime end
 
     friend bool operator==(const SessionRecord&, const SessionRecord&) = default;

@@ -9,17 +9,17 @@
 namespace sso {
 
 enum class Table : std::uint8_t {
-    sessions = 0,        // evictable (LRU) when memory runs out
-    pending_requests = 1,// AuthnRequests we issued and not yet saw answered; evictable
-    seen_assertions = 2, // replay cache: never evicted before its expiry, whatever the pressure
+    sessions = 0,          // evictable (LRU) when memory runs out
+    pending_requests = 1,  // AuthnRequests we issued and not yet saw answered; evictable
+    seen_assertions = 2,   // replay cache: never evicted before its expiry, whatever the pressure
 };
 inline constexpr int kTableCount = 3;
 
 enum class StoreStatus {
-    ok,          // done; for get/take, value holds the stored bytes
-    not_found,   // no such key, or it expired (absolute or idle)
-    exists,      // insert_new: the key was already there
-    unavailable, // the store cannot answer (full of non-evictable data, network down)
+    ok,           // done; for get/take, value holds the stored bytes
+    not_found,    // no such key, or it expired (absolute or idle)
+    exists,       // insert_new: the key was already there
+    unavailable,  // the store cannot answer (full of non-evictable data, network down)
 };
 
 struct StoreReply {
@@ -43,8 +43,8 @@ public:
     virtual void put(Table table, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
                      StoreCallback cb, void* ctx) noexcept = 0;
     // Atomically: insert when absent (ok), or report exists without touching it.
-    virtual void insert_new(Table table, std::string_view key, std::string_view value, Lifetime life,
-                            std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
+    virtual void insert_new(Table table, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
+                            StoreCallback cb, void* ctx) noexcept = 0;
     // Atomically fetch and delete: a pending request can be answered only once.
     virtual void take(Table table, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
     virtual void remove(Table table, std::string_view key, StoreCallback cb, void* ctx) noexcept = 0;

@@ -9,7 +9,8 @@ namespace sso {
 namespace {
 
 TEST(Base64, RoundTripAndLineWrapping) {
-    for (const std::string& s : std::vector<std::string>{"a", "ab", "abc", "abcd", "<samlp:Response/>", std::string("\0\xff\x10", 3)}) {
+    for (const std::string& s :
+         std::vector<std::string>{"a", "ab", "abc", "abcd", "<samlp:Response/>", std::string("\0\xff\x10", 3)}) {
         EXPECT_EQ(base64_decode_strict(base64_encode(s), 1024), s);
     }
     EXPECT_EQ(base64_decode_strict("PHg+\r\nPC94\nPg==", 100), "<x></x>");

@@ -22,33 +22,33 @@ TEST(FindCookie, Table) {
         {"a=1; b=2", "b", "2"},
         {"a=1; b=2", "c", std::nullopt},
         {"a=1;b=2", "b", "2"},
-        {"a=1; a=2", "a", "1"},                  // first one wins
-        {"A=1; a=2", "a", "2"},                  // names are case-sensitive
+        {"a=1; a=2", "a", "1"},  // first one wins
+        {"A=1; a=2", "a", "2"},  // names are case-sensitive
         {"a=1", "A", std::nullopt},
-        {"aa=1; a=2", "a", "2"},                 // no prefix matching
+        {"aa=1; a=2", "a", "2"},  // no prefix matching
         {"xa=1; ax=2", "a", std::nullopt},
-        {"  a  =  1  ; b=2", "a", "1"},          // optional whitespace trimmed
+        {"  a  =  1  ; b=2", "a", "1"},  // optional whitespace trimmed
         {"\ta\t=\t1\t", "a", "1"},
-        {"a=\"quoted\"", "a", "quoted"},         // quotes removed
+        {"a=\"quoted\"", "a", "quoted"},  // quotes removed
         {"a= \"quoted\" ", "a", "quoted"},
         {"a=\"\"", "a", ""},
-        {"a=\"", "a", "\""},                     // a lone quote is not a quoted value
+        {"a=\"", "a", "\""},  // a lone quote is not a quoted value
         {"a=\"x", "a", "\"x"},
         {"a=", "a", ""},
         {"a=;b=2", "a", ""},
-        {"a=b=c", "a", "b=c"},                   // value may contain '='
+        {"a=b=c", "a", "b=c"},  // value may contain '='
         {"", "a", std::nullopt},
         {";;;", "a", std::nullopt},
         {"=", "a", std::nullopt},
         {"=1; a=2", "a", "2"},
-        {"a", "a", std::nullopt},                // no '=': junk, skipped
+        {"a", "a", std::nullopt},  // no '=': junk, skipped
         {"a; a=2", "a", "2"},
         {"junk;;  ; a=3", "a", "3"},
-        {"a=1,b=2", "a", "1,b=2"},               // no comma splitting (RFC 6265)
+        {"a=1,b=2", "a", "1,b=2"},  // no comma splitting (RFC 6265)
         {"sso_session=abc; other=x", "sso_session", "abc"},
         {"other=x; sso_session=abc", "sso_session", "abc"},
         {"sso_session =abc", "sso_session", "abc"},
-        {"a=1; b=2", "", std::nullopt},          // empty name never matches
+        {"a=1; b=2", "", std::nullopt},  // empty name never matches
         {"=1", "", std::nullopt},
         {std::string("a=x\0y; b=2", 10), "a", std::string("x\0y", 3)},
         {"a=\xff\xfe", "a", "\xff\xfe"},
@@ -136,8 +136,8 @@ TEST(SetCookie, MaxAgeEdges) {
 }
 
 TEST(SetCookie, RefusesValuesThatCouldInjectAttributes) {
-    for (std::string_view bad : {"a;b", "a b", "a,b", "a\"b", "a\\b", "a\rb", "a\nb",
-                                 "x; Domain=evil.example", "\x7f", "\xc3\xa9", "\t"}) {
+    for (std::string_view bad :
+         {"a;b", "a b", "a,b", "a\"b", "a\\b", "a\rb", "a\nb", "x; Domain=evil.example", "\x7f", "\xc3\xa9", "\t"}) {
         EXPECT_EQ(build_set_cookie(session_cookie(), bad, 60), "") << bad;
     }
     EXPECT_EQ(build_set_cookie(session_cookie(), std::string_view("a\0b", 3), 60), "");
@@ -184,9 +184,17 @@ TEST(CookieOptionsCheck, Table) {
         {[](CookieOptions& o) { o.domain = "ex ample.org"; }, false},
         {[](CookieOptions& o) { o.same_site = "Strict"; }, true},
         {[](CookieOptions& o) { o.same_site = "None"; }, true},
-        {[](CookieOptions& o) { o.same_site = "None"; o.secure = false; }, false},
+        {[](CookieOptions& o) {
+             o.same_site = "None";
+             o.secure = false;
+         },
+         false},
         {[](CookieOptions& o) { o.same_site = "lax"; }, true},
-        {[](CookieOptions& o) { o.same_site = "NONE"; o.secure = false; }, false},
+        {[](CookieOptions& o) {
+             o.same_site = "NONE";
+             o.secure = false;
+         },
+         false},
         {[](CookieOptions& o) { o.same_site = "Laxx"; }, false},
         {[](CookieOptions& o) { o.same_site = "La"; }, false},
         {[](CookieOptions& o) { o.same_site = "Lax; Domain=x"; }, false},

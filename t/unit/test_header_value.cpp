@@ -24,18 +24,20 @@ std::string percent_decode(std::string_view s) {
 }
 
 TEST(HeaderValue, Table) {
-    struct Case { std::string raw, encoded; };
+    struct Case {
+        std::string raw, encoded;
+    };
     const std::vector<Case> cases = {
         {"", ""},
         {"alice", "alice"},
         {"alice@example.org", "alice@example.org"},
-        {"Alice Smith", "Alice Smith"},                      // space is kept
-        {"a;b,c\"d\\e", "a;b,c\"d\\e"},                       // printable ASCII kept
+        {"Alice Smith", "Alice Smith"},  // space is kept
+        {"a;b,c\"d\\e", "a;b,c\"d\\e"},  // printable ASCII kept
         {"100%", "100%25"},
-        {"%41", "%2541"},                                     // '%' always escaped
-        {"Zo\xc3\xab", "Zo%C3%AB"},                           // UTF-8 "Zoë"
-        {"\xe5\xb1\xb1\xe7\x94\xb0", "%E5%B1%B1%E7%94%B0"},   // "山田"
-        {"a\r\nX-Evil: 1", "a%0D%0AX-Evil: 1"},             // CRLF injection
+        {"%41", "%2541"},                                    // '%' always escaped
+        {"Zo\xc3\xab", "Zo%C3%AB"},                          // UTF-8 "Zoë"
+        {"\xe5\xb1\xb1\xe7\x94\xb0", "%E5%B1%B1%E7%94%B0"},  // "山田"
+        {"a\r\nX-Evil: 1", "a%0D%0AX-Evil: 1"},              // CRLF injection
         {"a\nb", "a%0Ab"},
         {"a\rb", "a%0Db"},
         {std::string("a\0b", 3), "a%00b"},
@@ -79,7 +81,10 @@ TEST(HeaderValue, IntoWritesExactlyTheLength) {
 }
 
 TEST(HeaderValue, IdentityHeaderNames) {
-    struct Case { std::string name; bool identity; };
+    struct Case {
+        std::string name;
+        bool identity;
+    };
     const std::vector<Case> cases = {
         {"X-SSO-User", true},
         {"x-sso-user", true},

@@ -13,22 +13,24 @@ const std::string kNs =
     R"( xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion")"
     R"( xmlns:ds="http://www.w3.org/2000/09/xmldsig#")";
 
-std::string signature(const std::string& uri, const std::string& method = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+std::string signature(const std::string& uri,
+                      const std::string& method = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                       const std::string& transforms =
                           R"(<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>)"
                           R"(<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>)",
                       const std::string& extra = "") {
     return R"(<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>)"
-           R"(<ds:SignatureMethod Algorithm=")" + method + R"("/><ds:Reference URI=")" + uri + R"("><ds:Transforms>)" +
-           transforms + R"(</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>)"
+           R"(<ds:SignatureMethod Algorithm=")" +
+           method + R"("/><ds:Reference URI=")" + uri + R"("><ds:Transforms>)" + transforms +
+           R"(</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>)"
            R"(<ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue>)" +
            extra + "</ds:Signature>";
 }
 
 std::string assertion(const std::string& id = "a1", const std::string& inner = "", bool signed_ = true) {
     return R"(<saml:Assertion ID=")" + id + R"("><saml:Issuer>idp</saml:Issuer>)" +
-           (signed_ ? signature("#" + id) : "") + "<saml:Subject><saml:NameID>alice@example.org</saml:NameID></saml:Subject>" +
-           inner + "</saml:Assertion>";
+           (signed_ ? signature("#" + id) : "") +
+           "<saml:Subject><saml:NameID>alice@example.org</saml:NameID></saml:Subject>" + inner + "</saml:Assertion>";
 }
 
 std::string response(const std::string& body, const std::string& id = "r1") {
@@ -40,9 +42,9 @@ std::optional<std::string> check(const std::string& xml, bool sha1 = false) {
 }
 
 TEST(ResponseGuard, AcceptsTheShapesIdPsSend) {
-    EXPECT_EQ(check(response(assertion())), std::nullopt);                           // assertion signed
+    EXPECT_EQ(check(response(assertion())), std::nullopt);                                    // assertion signed
     EXPECT_EQ(check(response(signature("#r1") + assertion("a1", "", false))), std::nullopt);  // response signed
-    EXPECT_EQ(check(response(signature("#r1") + assertion())), std::nullopt);        // both
+    EXPECT_EQ(check(response(signature("#r1") + assertion())), std::nullopt);                 // both
 }
 
 TEST(ResponseGuard, RefusesUnsignedDocuments) {
@@ -62,12 +64,13 @@ TEST(ResponseGuard, RefusesWhatIsNotAResponse) {
 }
 
 TEST(ResponseGuard, RefusesSeveralOrWrappedAssertions) {
-    EXPECT_EQ(check(response(assertion("a1") + assertion("a2"))), "response must contain exactly one assertion, found 2");
+    EXPECT_EQ(check(response(assertion("a1") + assertion("a2"))),
+              "response must contain exactly one assertion, found 2");
     EXPECT_EQ(check(response("")), "response must contain exactly one assertion, found 0");
     // XSW: the signed assertion hidden in Extensions, an unsigned evil one in its place
-    EXPECT_EQ(check(response("<samlp:Extensions>" + assertion("a1") + "</samlp:Extensions>" +
-                             assertion("evil", "", false))),
-              "response must contain exactly one assertion, found 2");
+    EXPECT_EQ(
+        check(response("<samlp:Extensions>" + assertion("a1") + "</samlp:Extensions>" + assertion("evil", "", false))),
+        "response must contain exactly one assertion, found 2");
     EXPECT_EQ(check(response("<samlp:Extensions>" + assertion("a1") + "</samlp:Extensions>")),
               "assertion is not a direct child of the Response");
 }
@@ -78,25 +81,33 @@ TEST(ResponseGuard, RefusesDuplicateIds) {
 
 TEST(ResponseGuard, SignaturesMustSignTheirParentWithAllowedAlgorithms) {
     const std::string plain = assertion("a1", "", false);
-    EXPECT_EQ(check(response(signature("#a1") + plain)), "Response signature Reference does not point at its parent element");
-    EXPECT_EQ(check(response(signature("") + plain)), "Response signature Reference does not point at its parent element");
+    EXPECT_EQ(check(response(signature("#a1") + plain)),
+              "Response signature Reference does not point at its parent element");
+    EXPECT_EQ(check(response(signature("") + plain)),
+              "Response signature Reference does not point at its parent element");
     EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1") + plain)),
               "Response signature method not allowed: http://www.w3.org/2000/09/xmldsig#rsa-sha1");
-    EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1") + plain), true), std::nullopt)
+    EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1") + plain), true),
+              std::nullopt)
         << "sso_allow_sha1 on accepts RSA-SHA1";
     EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-                                       R"(<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"/>)") + plain)),
+                                       R"(<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"/>)") +
+                             plain)),
               "Response signature transform not allowed: http://www.w3.org/TR/1999/REC-xpath-19991116");
-    EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-                                       R"(<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"/>)") + plain)),
-              "Response signature transform not allowed: http://www.w3.org/2001/10/xml-exc-c14n#WithComments");
+    EXPECT_EQ(
+        check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                                 R"(<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"/>)") +
+                       plain)),
+        "Response signature transform not allowed: http://www.w3.org/2001/10/xml-exc-c14n#WithComments");
     EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                                        R"(<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>)",
-                                       "<ds:Object>" + std::string() + "</ds:Object>") + plain)),
+                                       "<ds:Object>" + std::string() + "</ds:Object>") +
+                             plain)),
               "Response signature carries an Object element");
     EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                                        R"(<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>)",
-                                       R"(<ds:KeyInfo><ds:RetrievalMethod URI="http://evil/key"/></ds:KeyInfo>)") + plain)),
+                                       R"(<ds:KeyInfo><ds:RetrievalMethod URI="http://evil/key"/></ds:KeyInfo>)") +
+                             plain)),
               "Response signature KeyInfo uses RetrievalMethod");
     EXPECT_EQ(check(response(signature("#r1") + signature("#r1") + plain)), "several signatures on one element");
 }

@@ -34,55 +34,165 @@ std::string printable(std::string_view s) {
 TEST(ReturnTarget, RefusedTable) {
     const std::vector<std::string> refused = {
         // Empty and protocol-relative forms.
-        "", "//evil", "///evil", "////evil", "//evil.example/x", "/\\evil", "\\\\evil", "\\/evil",
-        "/\\/evil", "\\evil",
+        "",
+        "//evil",
+        "///evil",
+        "////evil",
+        "//evil.example/x",
+        "/\\evil",
+        "\\\\evil",
+        "\\/evil",
+        "/\\/evil",
+        "\\evil",
         // Percent-encoded slashes/backslashes in the leading characters.
-        "%5cevil", "%5Cevil", "/%5cevil", "/%5Cevil", "/%2fevil", "/%2Fevil", "%2f%2fevil", "%2F/evil",
+        "%5cevil",
+        "%5Cevil",
+        "/%5cevil",
+        "/%5Cevil",
+        "/%2fevil",
+        "/%2Fevil",
+        "%2f%2fevil",
+        "%2F/evil",
         "%2fevil",
         // Scheme tricks.
-        "http:evil", "https:/evil", "https:evil", "http:/evil", "https:\\\\evil", "https:/\\evil",
-        "javascript:alert(1)", "JaVaScRiPt:alert(1)", "javascript://ok.example/%0aalert(1)",
-        "data:text/html,<script>alert(1)</script>", "data:text/html;base64,PHNjcmlwdD4=",
-        "vbscript:msgbox", "ftp://ok.example/", "file:///etc/passwd", "HTTP:evil",
+        "http:evil",
+        "https:/evil",
+        "https:evil",
+        "http:/evil",
+        "https:\\\\evil",
+        "https:/\\evil",
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "javascript://ok.example/%0aalert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "vbscript:msgbox",
+        "ftp://ok.example/",
+        "file:///etc/passwd",
+        "HTTP:evil",
         // Not a path reference at all.
-        "evil", "evil.example/x", "?x=1", "#frag", ".", "./x", "../x", "a/b",
+        "evil",
+        "evil.example/x",
+        "?x=1",
+        "#frag",
+        ".",
+        "./x",
+        "../x",
+        "a/b",
         // Control chars, space, DEL anywhere (raw).
-        "/a\tb", "/a\nb", "/a\rb", std::string("/a\0b", 4), std::string("\0/a", 3), "/a b", " /a",
-        "/a ", "/a\x7f", "\x7f/a", "\t/a", "/\t/evil", "/\n/evil", "\r\n/a", "/a\x0b", "/a\x1f",
-        "https://ok.example/\t", "https://ok.example\t.evil.example/",
+        "/a\tb",
+        "/a\nb",
+        "/a\rb",
+        std::string("/a\0b", 4),
+        std::string("\0/a", 3),
+        "/a b",
+        " /a",
+        "/a ",
+        "/a\x7f",
+        "\x7f/a",
+        "\t/a",
+        "/\t/evil",
+        "/\n/evil",
+        "\r\n/a",
+        "/a\x0b",
+        "/a\x1f",
+        "https://ok.example/\t",
+        "https://ok.example\t.evil.example/",
         // Percent-encoded control chars, anywhere; percent-encoded space at the start.
-        "%09/evil", "%0a/x", "%0d/x", "%00/x", "%20/x", "%0A", "/%09evil", "/%0aevil", "/%0devil",
-        "/%00", "/%20evil", "/a%00", "/a%0d%0aSet-Cookie:x=1", "/a%7f", "/a%7F", "/a%1F",
+        "%09/evil",
+        "%0a/x",
+        "%0d/x",
+        "%00/x",
+        "%20/x",
+        "%0A",
+        "/%09evil",
+        "/%0aevil",
+        "/%0devil",
+        "/%00",
+        "/%20evil",
+        "/a%00",
+        "/a%0d%0aSet-Cookie:x=1",
+        "/a%7f",
+        "/a%7F",
+        "/a%1F",
         "https://ok.example/%0d%0a",
         // Malformed escapes.
-        "/%", "/a%", "/a%4", "/a%zz", "/a%g0", "/a%0g", "%", "%%",
+        "/%",
+        "/a%",
+        "/a%4",
+        "/a%zz",
+        "/a%g0",
+        "/a%0g",
+        "%",
+        "%%",
         // Non-ASCII raw bytes.
-        "/a\x80", "/caf\xc3\xa9", "\xef\xbc\x8f\xef\xbc\x8f" "evil", "https://ok.example/\xff",
+        "/a\x80",
+        "/caf\xc3\xa9",
+        "\xef\xbc\x8f\xef\xbc\x8f"
+        "evil",
+        "https://ok.example/\xff",
         "https://\xd0\xbek.example/",
         // Characters refused raw for safety.
-        "/a\\b", "/<script>", "/a\"b", "/a`b", "/a>b", "https://ok.example/\"onmouseover=x",
+        "/a\\b",
+        "/<script>",
+        "/a\"b",
+        "/a`b",
+        "/a>b",
+        "https://ok.example/\"onmouseover=x",
         // Userinfo tricks.
-        "https://ok.example@evil.example", "https://ok.example@evil.example/",
-        "https://ok.example:443@evil.example/", "https://user:pass@ok.example/",
-        "https://@ok.example/", "https://evil.example\\@ok.example", "https://evil.example%40ok.example/",
+        "https://ok.example@evil.example",
+        "https://ok.example@evil.example/",
+        "https://ok.example:443@evil.example/",
+        "https://user:pass@ok.example/",
+        "https://@ok.example/",
+        "https://evil.example\\@ok.example",
+        "https://evil.example%40ok.example/",
         "HTTPS://OK.EXAMPLE@evil.example/",
         // Fragment/query/path confusion: judged by the real host.
-        "https://evil.example#@ok.example", "https://evil.example?@ok.example",
-        "https://evil.example/@ok.example", "https://evil.example/ok.example",
+        "https://evil.example#@ok.example",
+        "https://evil.example?@ok.example",
+        "https://evil.example/@ok.example",
+        "https://evil.example/ok.example",
         // Look-alike hosts.
-        "https://ok.example.evil.example", "https://ok.example.evil.example/", "https://evilok.example",
-        "https://ok.examplee/", "https://k.example/", "https://ok.example.", "https://ok.example./x",
-        "https://.ok.example/", "https://ok-example/", "https://%6fk.example/", "https://ok%2eexample/",
-        "https://ok.example%00.evil.example/", "https://ok.example%2f@evil/",
+        "https://ok.example.evil.example",
+        "https://ok.example.evil.example/",
+        "https://evilok.example",
+        "https://ok.examplee/",
+        "https://k.example/",
+        "https://ok.example.",
+        "https://ok.example./x",
+        "https://.ok.example/",
+        "https://ok-example/",
+        "https://%6fk.example/",
+        "https://ok%2eexample/",
+        "https://ok.example%00.evil.example/",
+        "https://ok.example%2f@evil/",
         // Wrong scheme / port.
-        "http://ok.example/", "http://ok.example:443/", "https://ok.example:8443/",
-        "https://ok.example:80/", "https://ok.example:/", "https://ok.example:0/",
-        "https://ok.example:65536/", "https://ok.example:99999/", "https://ok.example:443443/",
-        "https://ok.example:44a3/", "https://ok.example:-443/", "https://ok.example:+443/",
-        "https://ok.example: 443/", "https://ok.example:443:443/",
+        "http://ok.example/",
+        "http://ok.example:443/",
+        "https://ok.example:8443/",
+        "https://ok.example:80/",
+        "https://ok.example:/",
+        "https://ok.example:0/",
+        "https://ok.example:65536/",
+        "https://ok.example:99999/",
+        "https://ok.example:443443/",
+        "https://ok.example:44a3/",
+        "https://ok.example:-443/",
+        "https://ok.example:+443/",
+        "https://ok.example: 443/",
+        "https://ok.example:443:443/",
         // Broken authorities.
-        "https://", "https:///", "https:///ok.example", "https://:443/", "https://[/", "https://[]/",
-        "https://[::1]/", "https://[::1/", "https://ok.example]/", "https://[ok.example]/",
+        "https://",
+        "https:///",
+        "https:///ok.example",
+        "https://:443/",
+        "https://[/",
+        "https://[]/",
+        "https://[::1]/",
+        "https://[::1/",
+        "https://ok.example]/",
+        "https://[ok.example]/",
         // Too long.
         "/" + std::string(kMaxReturnTargetLength, 'a'),
     };
@@ -93,16 +203,40 @@ TEST(ReturnTarget, RefusedTable) {
 
 TEST(ReturnTarget, AcceptedTableReturnsTargetUnchanged) {
     const std::vector<std::string> accepted = {
-        "/", "/app", "/app?x=1", "/a/b#frag", "/?x=1", "/#frag", "/a//b", "/a/%2f/b", "/app/%5C",
-        "/%41pp",                      // decoded second char is 'A'
-        "/caf%C3%A9", "/%C3%A9t%C3%A9", // percent-encoded UTF-8 is fine
-        "/a%20b", "/a?q=%25", "/@evil.example", "/.", "/..", "/;x", "/a:b",
-        "/a?next=//evil.example",      // only the leading characters decide the authority
+        "/",
+        "/app",
+        "/app?x=1",
+        "/a/b#frag",
+        "/?x=1",
+        "/#frag",
+        "/a//b",
+        "/a/%2f/b",
+        "/app/%5C",
+        "/%41pp",  // decoded second char is 'A'
+        "/caf%C3%A9",
+        "/%C3%A9t%C3%A9",  // percent-encoded UTF-8 is fine
+        "/a%20b",
+        "/a?q=%25",
+        "/@evil.example",
+        "/.",
+        "/..",
+        "/;x",
+        "/a:b",
+        "/a?next=//evil.example",  // only the leading characters decide the authority
         "/a?u=https://evil.example",
-        "https://ok.example", "https://ok.example/", "https://ok.example/x", "https://ok.example/x?y#z",
-        "https://ok.example?x=1", "https://ok.example#frag", "https://OK.Example/x",
-        "HTTPS://ok.example/x", "hTtPs://ok.example/x", "https://ok.example:443/x",
-        "https://ok.example:0443/x", "https://ok.example/@evil.example", "https://ok.example//evil",
+        "https://ok.example",
+        "https://ok.example/",
+        "https://ok.example/x",
+        "https://ok.example/x?y#z",
+        "https://ok.example?x=1",
+        "https://ok.example#frag",
+        "https://OK.Example/x",
+        "HTTPS://ok.example/x",
+        "hTtPs://ok.example/x",
+        "https://ok.example:443/x",
+        "https://ok.example:0443/x",
+        "https://ok.example/@evil.example",
+        "https://ok.example//evil",
         "/" + std::string(kMaxReturnTargetLength - 1, 'a'),
     };
     for (const auto& t : accepted) {
@@ -141,7 +275,10 @@ TEST(ReturnTarget, EveryControlByteRefusedRawAndEncoded) {
 TEST(ReturnTarget, AllowListedOrigins) {
     const std::vector<std::string> allowed = {"https://app.example.org", "https://api.example.org:8443",
                                               "http://legacy.example.org/"};
-    struct Case { std::string target; bool ok; };
+    struct Case {
+        std::string target;
+        bool ok;
+    };
     const std::vector<Case> cases = {
         {"https://app.example.org/x", true},
         {"https://APP.example.org/x", true},
@@ -169,8 +306,13 @@ TEST(ReturnTarget, AllowListedOrigins) {
 }
 
 TEST(ReturnTarget, MalformedAllowListEntriesMatchNothing) {
-    const std::vector<std::string> allowed = {"", "app.example.org", "https://", "https://a.example/path",
-                                              "https://user@b.example", "*", "https://c.example:0",
+    const std::vector<std::string> allowed = {"",
+                                              "app.example.org",
+                                              "https://",
+                                              "https://a.example/path",
+                                              "https://user@b.example",
+                                              "*",
+                                              "https://c.example:0",
                                               "javascript://d.example"};
     for (std::string_view t : {"https://app.example.org/", "https://a.example/path", "https://b.example/",
                                "https://c.example/", "https://c.example:0/", "https://d.example/"}) {
@@ -179,7 +321,10 @@ TEST(ReturnTarget, MalformedAllowListEntriesMatchNothing) {
 }
 
 TEST(ReturnTarget, OwnOriginPortHandling) {
-    struct Case { std::string scheme, host, target; bool ok; };
+    struct Case {
+        std::string scheme, host, target;
+        bool ok;
+    };
     const std::vector<Case> cases = {
         {"https", "ok.example:8443", "https://ok.example:8443/x", true},
         {"https", "ok.example:8443", "https://ok.example/x", false},
@@ -191,11 +336,11 @@ TEST(ReturnTarget, OwnOriginPortHandling) {
         {"http", "ok.example", "https://ok.example/x", false},
         {"http", "ok.example:8080", "http://ok.example:8080/", true},
         {"HTTPS", "OK.EXAMPLE", "https://ok.example/", true},
-        {"https", "ok.example.", "https://ok.example./x", true},   // trailing dot: exact only
+        {"https", "ok.example.", "https://ok.example./x", true},  // trailing dot: exact only
         {"https", "ok.example.", "https://ok.example/x", false},
         {"https", "[::1]:8443", "https://[::1]:8443/x", true},
         {"https", "[::1]:8443", "https://[::1]/x", false},
-        {"https", "[::1]:8443", "https://[0:0::1]:8443/x", false}, // IPv6 only if exactly equal
+        {"https", "[::1]:8443", "https://[0:0::1]:8443/x", false},  // IPv6 only if exactly equal
         {"https", "[::1]:8443", "https://[::1%25eth0]:8443/x", false},
         {"https", "[2001:DB8::1]", "https://[2001:db8::1]/x", true},
         {"https", "127.0.0.1", "https://127.0.0.1/x", true},
@@ -230,11 +375,11 @@ TEST(Origin, Parse) {
     EXPECT_EQ(c->host, "[::1]");
     EXPECT_EQ(c->port, 443);
 
-    for (std::string_view bad : {"", "https", "https:", "https://", "https:///", "example.org",
-                                 "https://example.org//", "https://example.org/x", "https://example.org?x",
-                                 "https://example.org#x", "https://u@example.org", "https://ex%61mple.org",
-                                 "https://example.org:", "https://example.org:70000", "ftp://example.org",
-                                 "https://exa mple.org", "https://example.org\\"}) {
+    for (std::string_view bad :
+         {"", "https", "https:", "https://", "https:///", "example.org", "https://example.org//",
+          "https://example.org/x", "https://example.org?x", "https://example.org#x", "https://u@example.org",
+          "https://ex%61mple.org", "https://example.org:", "https://example.org:70000", "ftp://example.org",
+          "https://exa mple.org", "https://example.org\\"}) {
         EXPECT_FALSE(parse_origin(bad).has_value()) << bad;
     }
     EXPECT_TRUE(same_origin(*parse_origin("https://a.example"), *parse_origin("HTTPS://A.EXAMPLE:443/")));

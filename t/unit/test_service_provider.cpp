@@ -74,12 +74,13 @@ protected:
     // What a Lasso IdP answers to the SP's AuthnRequest, signed with `key`.
     static std::string idp_answer(ServiceProvider& sp, const AuthnRequestMessage& request, const char* key = "idp.key",
                                   const char* cert = "idp.crt") {
-        GObjectPtr<LassoServer> idp(lasso_server_new_from_buffers(idp_metadata().c_str(), file(key).c_str(), nullptr,
-                                                                  file(cert).c_str()));
+        GObjectPtr<LassoServer> idp(
+            lasso_server_new_from_buffers(idp_metadata().c_str(), file(key).c_str(), nullptr, file(cert).c_str()));
         EXPECT_TRUE(idp);
         idp->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
         EXPECT_EQ(lasso_server_add_provider_from_buffer(idp.get(), LASSO_PROVIDER_ROLE_SP, sp.metadata_xml().c_str(),
-                                                        nullptr, nullptr), 0);
+                                                        nullptr, nullptr),
+                  0);
         GObjectPtr<LassoLogin> login(lasso_login_new(idp.get()));
         std::string query = request.redirect_url.substr(request.redirect_url.find('?') + 1);
         EXPECT_EQ(lasso_login_process_authn_request_msg(login.get(), query.data()), 0);
@@ -88,7 +89,8 @@ protected:
         const std::string instant = format_saml_time(now), before = format_saml_time(now - 60),
                           after = format_saml_time(now + 300);
         EXPECT_EQ(lasso_login_build_assertion(login.get(), LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, instant.c_str(), nullptr,
-                                              before.c_str(), after.c_str()), 0);
+                                              before.c_str(), after.c_str()),
+                  0);
         EXPECT_EQ(lasso_login_build_authn_response_msg(login.get()), 0);
         return LASSO_PROFILE(login.get())->msg_body;
     }

@@ -13,15 +13,16 @@ namespace {
 std::string encode(std::string_view bytes) {
     std::string out(base64url_length(bytes.size()), '?');
     base64url_encode_into(
-        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-        out.data());
+        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()), out.data());
     return out;
 }
 
 TEST(Base64Url, Rfc4648VectorsWithoutPadding) {
-    struct Case { std::string_view in, out; };
+    struct Case {
+        std::string_view in, out;
+    };
     const Case cases[] = {
-        {"", ""},         {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
         {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
     };
     for (const auto& c : cases) {
@@ -70,8 +71,8 @@ TEST(SessionId, AreUniqueAndCoverAlphabet) {
 }
 
 TEST(RandomToken, LengthsFollowEncoding) {
-    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{16},
-                          std::size_t{32}, std::size_t{33}, kMaxRandomTokenBytes}) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{16}, std::size_t{32},
+                          std::size_t{33}, kMaxRandomTokenBytes}) {
         const auto t = new_random_token(n);
         ASSERT_TRUE(t.has_value()) << n;
         EXPECT_EQ(t->size(), base64url_length(n)) << n;
@@ -96,7 +97,10 @@ TEST(RandomToken, DifferEachCall) {
 
 TEST(SessionIdShape, Table) {
     const std::string good(43, 'A');
-    struct Case { std::string id; bool ok; };
+    struct Case {
+        std::string id;
+        bool ok;
+    };
     const std::vector<Case> cases = {
         {good, true},
         {"abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123-_Q", true},
@@ -105,8 +109,8 @@ TEST(SessionIdShape, Table) {
         {"", false},
         {std::string(42, 'A'), false},
         {std::string(44, 'A'), false},
-        {std::string(42, 'A') + "=", false},   // padding
-        {std::string(42, 'A') + "+", false},   // standard base64
+        {std::string(42, 'A') + "=", false},  // padding
+        {std::string(42, 'A') + "+", false},  // standard base64
         {std::string(42, 'A') + "/", false},
         {std::string(42, 'A') + ".", false},
         {std::string(42, 'A') + " ", false},

@@ -37,8 +37,14 @@ SessionRecord sample() {
 // Hand-built encodings for hostile-input tests.
 class Bytes {
 public:
-    Bytes& raw(std::string_view s) { out_.append(s); return *this; }
-    Bytes& u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); return *this; }
+    Bytes& raw(std::string_view s) {
+        out_.append(s);
+        return *this;
+    }
+    Bytes& u8(std::uint8_t v) {
+        out_.push_back(static_cast<char>(v));
+        return *this;
+    }
     Bytes& u16(std::uint16_t v) { return u8(static_cast<std::uint8_t>(v >> 8)).u8(static_cast<std::uint8_t>(v)); }
     Bytes& u32(std::uint32_t v) {
         for (int s = 24; s >= 0; s -= 8) u8(static_cast<std::uint8_t>(v >> s));
@@ -48,7 +54,10 @@ public:
         for (int s = 56; s >= 0; s -= 8) u8(static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> s));
         return *this;
     }
-    Bytes& str(std::string_view s) { u32(static_cast<std::uint32_t>(s.size())); return raw(s); }
+    Bytes& str(std::string_view s) {
+        u32(static_cast<std::uint32_t>(s.size()));
+        return raw(s);
+    }
     Bytes& header() { return raw("SSOR").u8(1); }
     Bytes& four_strings() { return str("scope").str("user").str("email").str("name"); }
     Bytes& tail() { return str("saml").str("idp").str("nid").str("fmt").str("idx").i64(1).i64(2).i64(3); }
@@ -105,13 +114,8 @@ TEST(SessionRecord, MatchesHandBuiltLayout) {
     r.created = 1;
     r.last_seen = 2;
     r.expires = 3;
-    const std::string expected = Bytes()
-                                     .header()
-                                     .four_strings()
-                                     .u16(1).str("g1")
-                                     .u16(1).str("a").u16(2).str("v1").str("v2")
-                                     .tail()
-                                     .get();
+    const std::string expected =
+        Bytes().header().four_strings().u16(1).str("g1").u16(1).str("a").u16(2).str("v1").str("v2").tail().get();
     EXPECT_EQ(encode_session(r), expected);
     const auto back = decode_session(expected);
     ASSERT_TRUE(back.has_value());
@@ -202,9 +206,8 @@ TEST(SessionRecord, AbsurdLengthsAndCountsRefused) {
     // Count within the cap but impossible to satisfy from what remains.
     EXPECT_FALSE(decode_session(Bytes().header().four_strings().u16(200).str("g").get()).has_value());
     // Attribute value count far too large.
-    EXPECT_FALSE(decode_session(
-                     Bytes().header().four_strings().u16(0).u16(1).str("a").u16(0xFFFF).tail().get())
-                     .has_value());
+    EXPECT_FALSE(
+        decode_session(Bytes().header().four_strings().u16(0).u16(1).str("a").u16(0xFFFF).tail().get()).has_value());
 }
 
 TEST(SessionRecord, GroupCap) {
@@ -272,8 +275,23 @@ TEST(SessionRecord, TotalSizeCap) {
     EXPECT_TRUE(encode_session(r).empty());
 
     // A hand-built, otherwise well-formed encoding one byte over the cap.
-    std::string big = Bytes().header().str("").str("").str("").str(std::string(kMaxSessionBytes - base + 1, 'x'))
-                          .u16(0).u16(0).str("").str("").str("").str("").str("").i64(0).i64(0).i64(0).get();
+    std::string big = Bytes()
+                          .header()
+                          .str("")
+                          .str("")
+                          .str("")
+                          .str(std::string(kMaxSessionBytes - base + 1, 'x'))
+                          .u16(0)
+                          .u16(0)
+                          .str("")
+                          .str("")
+                          .str("")
+                          .str("")
+                          .str("")
+                          .i64(0)
+                          .i64(0)
+                          .i64(0)
+                          .get();
     ASSERT_EQ(big.size(), kMaxSessionBytes + 1);
     EXPECT_FALSE(decode_session(big).has_value());
 }
