@@ -1,7 +1,9 @@
 // ngx_http_sso_module: directives, configuration merge and registration with nginx's phases.
+#include <cctype>
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
@@ -13,6 +15,7 @@ namespace sso::ngx {
 namespace {
 
 constexpr std::size_t kDefaultZoneSize = 10 * 1024 * 1024;
+constexpr std::size_t kDefaultReplayZoneSize = 4 * 1024 * 1024;
 
 // C++ objects in configuration pools: constructed in pool memory, destroyed by pool cleanup.
 template <class T, class... Args>
@@ -40,22 +43,28 @@ char* conf_error(ngx_conf_t* cf, const std::string& msg) {
 
 // --- directives --------------------------------------------------------------------------
 
-// sso_zone NAME:SIZE
-char* set_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    auto* mcf = static_cast<MainConf*>(conf);
-    if (mcf->zone) return const_cast<char*>("is duplicate");
+// sso_zone NAME:SIZE and sso_replay_zone NAME:SIZE
+char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    auto*& zone = *reinterpret_cast<ngx_shm_zone_t**>(static_cast<char*>(conf) + cmd->offset);
+    if (zone) return const_cast<char*>("is duplicate");
     auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    const std::string directive(sv(cmd->name));
     const std::string_view arg = sv(value[1]);
     const std::size_t colon = arg.rfind(':');
     if (colon == std::string_view::npos || colon == 0)
-        return conf_error(cf, "\"sso_zone\": expected NAME:SIZE, got \"" + std::string(arg) + "\"");
+        return conf_error(cf, "\"" + directive + "\": expected NAME:SIZE, got \"" + std::string(arg) + "\"");
     ngx_str_t name{colon, value[1].data};
     ngx_str_t size_str{value[1].len - colon - 1, value[1].data + colon + 1};
     const ssize_t size = ngx_parse_size(&size_str);
     if (size == NGX_ERROR || size < static_cast<ssize_t>(8 * ngx_pagesize))
-        return conf_error(cf, "\"sso_zone\": invalid size \"" + std::string(sv(size_str)) + "\" (at least 32k)");
-    mcf->zone = ngx_shared_memory_add(cf, &name, static_cast<size_t>(size), &ngx_http_sso_module);
-    if (!mcf->zone) return static_cast<char*>(NGX_CONF_ERROR);
+        return conf_error(cf,
+                          "\"" + directive + "\": invalid size \"" + std::string(sv(size_str)) + "\" (at least 32k)");
+    zone = ngx_shared_memory_add(cf, &name, static_cast<size_t>(size), &ngx_http_sso_module);
+    if (!zone) return static_cast<char*>(NGX_CONF_ERROR);
+    if (zone->data) {  // set by the other zone directive with the same name
+        return conf_error(cf, "\"" + directive + "\": zone \"" + std::string(sv(name)) + "\" is already used");
+    }
+    zone->data = zone;  // marks it as ours until init_zone replaces it
     return NGX_CONF_OK;
 }
 
@@ -85,7 +94,7 @@ char* set_attribute(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     if (role != "user" && role != "email" && role != "name" && role != "groups")
         return conf_error(
             cf, "\"sso_attribute\": unknown role \"" + std::string(role) + "\" (user, email, name or groups)");
-    if (!scf->attribute_map) {
+    if (scf->attribute_map == NGX_CONF_UNSET_PTR) {  // first sso_attribute of this block
         scf->attribute_map = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
         if (!scf->attribute_map) return static_cast<char*>(NGX_CONF_ERROR);
     }
@@ -118,7 +127,10 @@ constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LO
 #define LOC_OFF(f) NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, f), nullptr
 
 ngx_command_t kCommands[] = {
-    {ngx_string("sso_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(MainConf, zone), nullptr},
+    {ngx_string("sso_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(MainConf, replay_zone), nullptr},
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
     {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
@@ -156,13 +168,21 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
 
 char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     auto* mcf = static_cast<MainConf*>(conf);
-    if (!mcf->zone) {  // a default zone, so `sso on` works without further set-up
-        static ngx_str_t name = ngx_string("sso");
-        mcf->zone = ngx_shared_memory_add(cf, &name, kDefaultZoneSize, &ngx_http_sso_module);
-        if (!mcf->zone) return static_cast<char*>(NGX_CONF_ERROR);
+    // Default zones, so that `sso on` works without further set-up.
+    struct Default {
+        ngx_shm_zone_t** zone;
+        ngx_str_t name;
+        std::size_t size;
+    };
+    for (Default d : {Default{&mcf->zone, ngx_string("sso"), kDefaultZoneSize},
+                      Default{&mcf->replay_zone, ngx_string("sso_replay"), kDefaultReplayZoneSize}}) {
+        if (*d.zone) continue;
+        *d.zone = ngx_shared_memory_add(cf, &d.name, d.size, &ngx_http_sso_module);
+        if (!*d.zone) return static_cast<char*>(NGX_CONF_ERROR);
     }
     mcf->zone->init = ShmStore::init_zone;
-    mcf->store = pool_new<ShmStore>(cf->pool, mcf->zone);
+    mcf->replay_zone->init = ShmStore::init_zone;
+    mcf->store = pool_new<ShmStore>(cf->pool, mcf->zone, mcf->replay_zone);
     return mcf->store ? NGX_CONF_OK : static_cast<char*>(NGX_CONF_ERROR);
 }
 
@@ -223,7 +243,8 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     rt->cookie.path = str(c->cookie_path);
     rt->cookie.domain = str(c->cookie_domain);
     rt->cookie.secure = c->cookie_secure;
-    const std::string samesite = str(c->cookie_samesite);
+    std::string samesite = str(c->cookie_samesite);
+    for (char& ch : samesite) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     rt->cookie.same_site = samesite == "lax"      ? "Lax"
                            : samesite == "strict" ? "Strict"
                            : samesite == "none"   ? "None"
@@ -250,7 +271,14 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         }
     }
 
-    if (!c->idp_metadata_file.len || sv(c->idp_metadata_file) == "none") return NGX_CONF_OK;  // SAML off
+    const bool saml_on = c->idp_metadata_file.len && sv(c->idp_metadata_file) != "none";
+    const bool sp_described = c->entity_id.len && c->acs_url.len && c->key_file.len && c->cert_file.len;
+    if (saml_on) {
+        if (!c->key_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_key\" is missing");
+        if (!c->cert_file.len)
+            return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_certificate\" is missing");
+    }
+    if (!saml_on && !sp_described) return NGX_CONF_OK;  // nothing to publish, SAML off
 
     SpSettings s;
     s.entity_id = str(c->entity_id);
@@ -259,21 +287,26 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     s.sign_requests = c->sign_requests;
     s.allow_sha1 = c->allow_sha1;
     s.max_response_bytes = c->max_response_size;
-    if (!c->key_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_key\" is missing");
-    if (!c->cert_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_certificate\" is missing");
-    for (auto [field, out] : {std::pair{&c->key_file, &s.key_pem}, std::pair{&c->cert_file, &s.cert_pem},
-                              std::pair{&c->idp_metadata_file, &s.idp_metadata_xml}}) {
+    std::vector<std::pair<const ngx_str_t*, std::string*>> inputs = {{&c->key_file, &s.key_pem},
+                                                                     {&c->cert_file, &s.cert_pem}};
+    if (saml_on) inputs.emplace_back(&c->idp_metadata_file, &s.idp_metadata_xml);
+    for (auto [field, out] : inputs) {
         auto contents = read_file(*field);
         if (!contents) return conf_error(cf, "cannot read file \"" + str(*field) + "\"");
         *out = std::move(*contents);
     }
-    auto sp = ServiceProvider::create(s);
-    if (!sp) {
-        const Error& e = sp.error();
+    auto report = [&](const Error& e) {
         std::string msg = std::string("\"") + directive_for(e.subject) + "\"";
         if (const ngx_str_t* file = file_for(c, e.subject)) msg += " file \"" + str(*file) + "\"";
         return conf_error(cf, msg + ": " + e.reason);
-    }
+    };
+    auto metadata = ServiceProvider::sp_metadata(s);
+    if (!metadata) return report(metadata.error());
+    rt->sp_metadata = std::move(metadata.value());
+    if (!saml_on) return NGX_CONF_OK;
+
+    auto sp = ServiceProvider::create(s);
+    if (!sp) return report(sp.error());
     rt->sp = std::move(sp.value());
     return NGX_CONF_OK;
 }

@@ -116,8 +116,8 @@ public:
         }
     }
 
-    // Memory for a node; evicts expired entries, then the least recently used sessions and
-    // pending requests. Seen assertions are only ever dropped once expired.
+    // Memory for a node; evicts expired entries, then the least recently used pending
+    // requests and sessions. Seen assertions are only ever dropped once expired.
     Node* allocate(std::size_t size, std::int64_t now) noexcept {
         expire(now, 2);
         for (int attempt = 0; attempt < 64; ++attempt) {
@@ -125,7 +125,9 @@ public:
             expire(now, 64);
             if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
             bool evicted = false;
-            for (Table t : {Table::sessions, Table::pending_requests}) {
+            // Pending requests go first: anyone can create them by opening a page, and
+            // losing one costs a retry, while losing a session costs a sign-in.
+            for (Table t : {Table::pending_requests, Table::sessions}) {
                 auto& q = sh_->lru[static_cast<int>(t)];
                 for (int i = 0; i < 8 && !ngx_queue_empty(&q); ++i) {
                     erase(ngx_queue_data(ngx_queue_last(&q), Node, lru));
@@ -181,7 +183,7 @@ void ShmStore::read(Table t, std::string_view key, std::int64_t now, bool remove
     const auto table = static_cast<std::uint8_t>(t);
     bool found = false;
     {
-        Locked shm(zone_);
+        Locked shm(zone_for(t));
         Node* n = key.size() <= kMaxKey ? shm.find(table, key) : nullptr;
         if (n && expired(n, now)) {
             shm.erase(n);
@@ -217,7 +219,7 @@ void ShmStore::write(Table t, std::string_view key, std::string_view value, Life
     }
     StoreStatus status = StoreStatus::ok;
     {
-        Locked shm(zone_);
+        Locked shm(zone_for(t));
         if (Node* old = shm.find(table, key)) {
             if (mode == Write::only_if_absent && !expired(old, now)) {
                 status = StoreStatus::exists;
@@ -267,7 +269,7 @@ void ShmStore::insert_new(Table t, std::string_view key, std::string_view value,
 void ShmStore::remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept {
     bool found = false;
     {
-        Locked shm(zone_);
+        Locked shm(zone_for(t));
         if (Node* n = key.size() <= kMaxKey ? shm.find(static_cast<std::uint8_t>(t), key) : nullptr) {
             shm.erase(n);
             found = true;

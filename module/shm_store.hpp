@@ -1,7 +1,9 @@
-// The embedded store: one nginx shared-memory zone used by all workers, surviving reloads.
+// The embedded store: nginx shared-memory zones used by all workers, surviving reloads.
 // An rbtree finds entries; one LRU queue per table decides what goes when memory runs out.
-// Sessions and pending requests may be evicted early; seen assertions never are (a replay
-// must never succeed because the zone was busy), so a zone full of them refuses new ones.
+// Sessions and pending requests share one zone and may be evicted early. Seen assertions
+// (the replay cache) live in a zone of their own and are never evicted before they expire:
+// session turnover cannot make a replay succeed, and a login storm cannot push out sessions.
+// A full replay zone refuses new logins (fail closed) until entries expire.
 #pragma once
 
 #include "module/ngx_includes.hpp"
@@ -14,7 +16,7 @@ namespace sso::ngx {
 
 class ShmStore final : public Store {
 public:
-    explicit ShmStore(ngx_shm_zone_t* zone) noexcept : zone_(zone) {}
+    ShmStore(ngx_shm_zone_t* zone, ngx_shm_zone_t* replay_zone) noexcept : zone_(zone), replay_zone_(replay_zone) {}
 
     // ngx_shm_zone_t.init: set up the tree, or adopt the one a previous configuration made.
     static ngx_int_t init_zone(ngx_shm_zone_t* zone, void* data) noexcept;
@@ -33,7 +35,10 @@ private:
                StoreCallback cb, void* ctx) noexcept;
     void read(Table t, std::string_view key, std::int64_t now, bool remove_after, StoreCallback cb, void* ctx) noexcept;
 
+    ngx_shm_zone_t* zone_for(Table t) const noexcept { return t == Table::seen_assertions ? replay_zone_ : zone_; }
+
     ngx_shm_zone_t* zone_;
+    ngx_shm_zone_t* replay_zone_;
     // Values are copied here under the lock and handed out after it: one buffer per worker,
     // reused, so a lookup does not allocate once it has grown to the largest session.
     std::string scratch_;

@@ -17,14 +17,16 @@ namespace sso::ngx {
 // Built in merge_srv_conf, owned by the configuration pool (its cleanup runs the destructor).
 struct ServerRuntime {
     std::unique_ptr<ServiceProvider> sp;  // null: SAML is off for this server
+    std::string sp_metadata;              // served even while SAML is off (no IdP metadata yet)
     std::string scope;                    // sessions issued here are valid only here
     CookieOptions cookie;
     AttributeMap attributes;
 };
 
 struct MainConf {
-    ngx_shm_zone_t* zone;
-    Store* store;  // lives in the cycle pool
+    ngx_shm_zone_t* zone;         // sessions and pending AuthnRequests
+    ngx_shm_zone_t* replay_zone;  // assertion IDs already used
+    Store* store;                 // lives in the cycle pool
 };
 
 struct SrvConf {
