@@ -69,7 +69,7 @@ void acs_session_saved(void* data, StoreReply reply) noexcept {
             const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
             ctx->set_cookie = pool_copy(r->pool, build_set_cookie(scf->rt->cookie, sv(ctx->session_id), max_age));
             decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, sv(ctx->return_to));
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "sso: signed in \"%V\" via SAML", &ctx->user_for_log);
+            log_reason(r, NGX_LOG_INFO, "signed in \"" + std::string(sv(ctx->user_for_log)) + "\" via SAML");
         } catch (...) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -168,6 +168,7 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
                    response.status == FormFieldStatus::absent      ? "no SAMLResponse field in the POST"
                    : response.status == FormFieldStatus::duplicate ? "SAMLResponse given twice"
+                   : relay.status == FormFieldStatus::duplicate    ? "RelayState given twice"
                                                                    : "malformed form encoding");
             finish(r);
             return;
@@ -323,6 +324,10 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
     if (action != "metadata" && action != "login" && action != "acs")
         return send_page(r, NGX_HTTP_NOT_FOUND, "Not found",
                          "This sign-in endpoint serves metadata, login, acs and logout.");
+    if (action == "metadata" && !scf->rt->sp_metadata.empty()) {
+        if (!get) return NGX_HTTP_NOT_ALLOWED;
+        return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp_metadata);
+    }
     if (!scf->rt->sp) {
         log_reason(r, NGX_LOG_INFO, "SAML endpoint used while SAML is off (no sso_idp_metadata)");
         return send_page(r, NGX_HTTP_NOT_FOUND, "SAML is off",
@@ -331,8 +336,6 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
     if (action == "acs") return acs(r);
     if (!get) return NGX_HTTP_NOT_ALLOWED;
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    if (action == "metadata")
-        return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp->metadata_xml());
     return login(r, ctx);
 }
 

@@ -167,6 +167,20 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
     const xmlNode* root = xmlDocGetRootElement(doc.get());
     if (!is(root, kNsProtocol, "Response")) return "document is not a SAML 2.0 Response";
 
+    // An IdP that refuses the login (user cancelled, no access) sends a Response with a
+    // non-success status and usually no assertion: say that, not "no assertion".
+    int count = 0;
+    if (const xmlNode* status = only_child(root, kNsProtocol, "Status", count); status && count == 1) {
+        const xmlNode* code = only_child(status, kNsProtocol, "StatusCode", count);
+        const std::string value = code ? attr(code, "Value") : std::string();
+        if (value != "urn:oasis:names:tc:SAML:2.0:status:Success") {
+            int sub_count = 0;
+            const xmlNode* sub = code ? only_child(code, kNsProtocol, "StatusCode", sub_count) : nullptr;
+            return "IdP returned a non-success status: " + (value.empty() ? std::string("(none)") : value) +
+                   (sub ? " / " + attr(sub, "Value") : std::string());
+        }
+    }
+
     Walk walk{lim, {}, 0, 0, 0, 0, std::nullopt};
     walk.visit(root, 1);
     if (walk.error) return walk.error;
@@ -175,7 +189,6 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
         return "response must contain exactly one assertion, found " + std::to_string(walk.assertions);
 
     // The one assertion must be a direct child of the Response: anywhere else it is wrapped.
-    int count = 0;
     const xmlNode* assertion = only_child(root, kNsAssertion, "Assertion", count);
     if (count != 1) return "assertion is not a direct child of the Response";
 

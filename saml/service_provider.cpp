@@ -2,11 +2,13 @@
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
@@ -37,6 +39,18 @@ struct PkeyFree {
 
 std::string str(const char* s) {
     return s ? std::string(s) : std::string();
+}
+
+std::optional<std::string> random_id() {
+    unsigned char bytes[20];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return std::nullopt;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id = "_";
+    for (const unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
 }
 
 // Lasso objects own their strings with g_malloc.
@@ -160,16 +174,20 @@ ServiceProvider::ServiceProvider(SpSettings settings, std::string metadata, std:
 
 ServiceProvider::~ServiceProvider() = default;
 
-Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
-    if (!lasso_ready()) return fail(SamlError::internal, "lasso_init() failed");
+Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
     if (s.entity_id.empty()) return fail(SamlError::config, "the SP entityID is not set", "entity_id");
     if (s.acs_url.empty()) return fail(SamlError::config, "the Assertion Consumer Service URL is not set", "acs_url");
     auto cert_b64 = check_key_pair(s.key_pem, s.cert_pem);
     if (!cert_b64) return cert_b64.error();
+    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests});
+}
+
+Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
+    if (!lasso_ready()) return fail(SamlError::internal, "lasso_init() failed");
+    auto metadata = sp_metadata(s);
+    if (!metadata) return metadata.error();
     auto idp = idp_entity_id_of(s.idp_metadata_xml);
     if (!idp) return idp.error();
-    auto metadata = build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests});
-    if (!metadata) return metadata.error();
 
     auto lasso = std::make_unique<Lasso>();
     lasso->server.reset(
@@ -201,6 +219,12 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
                                             LASSO_HTTP_METHOD_REDIRECT);
     if (rc != 0) return fail(SamlError::internal, std::string("lasso_login_init_authn_request: ") + lasso_strerror(rc));
     auto* request = LASSO_SAMLP2_AUTHN_REQUEST(profile->request);
+    // Lasso draws IDs from GLib's g_random_int, seeded once in nginx's master before the
+    // workers fork: every worker would issue the same sequence. The ID keys the pending
+    // request, so it comes from OpenSSL's CSPRNG instead (an xs:ID starts with a letter or _).
+    auto id = random_id();
+    if (!id) return fail(SamlError::internal, "no random bytes for the AuthnRequest ID");
+    replace_string(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID, id->c_str());
     replace_string(request->ProtocolBinding, LASSO_SAML2_METADATA_BINDING_POST);
     replace_string(request->AssertionConsumerServiceURL, settings_.acs_url.c_str());
     if (request->NameIDPolicy) {

@@ -50,6 +50,10 @@ struct ValidatedAssertion {
 
 class ServiceProvider {
 public:
+    // The SP metadata alone: administrators give it to the IdP before they have the IdP's
+    // metadata, so it must not need the IdP side. Checks that key and certificate match.
+    static Result<std::string> sp_metadata(const SpSettings& settings);
+
     // Parses keys and metadata and builds the LassoServer. Errors name what is wrong.
     static Result<std::unique_ptr<ServiceProvider>> create(const SpSettings& settings);
     ~ServiceProvider();

@@ -26,7 +26,9 @@ Result<std::string> build_sp_metadata(const SpMetadataInput& in) {
 
     xmlNode* sp = xmlNewChild(ed, md, x("SPSSODescriptor"), nullptr);
     xmlNewProp(sp, x("AuthnRequestsSigned"), x(in.authn_requests_signed ? "true" : "false"));
-    xmlNewProp(sp, x("WantAssertionsSigned"), x("true"));
+    // We require a valid signature on the Response or on the Assertion (either covers the
+    // assertion), so we do not claim to want the Assertion itself signed.
+    xmlNewProp(sp, x("WantAssertionsSigned"), x("false"));
     xmlNewProp(sp, x("protocolSupportEnumeration"), x("urn:oasis:names:tc:SAML:2.0:protocol"));
 
     xmlNode* kd = xmlNewChild(sp, md, x("KeyDescriptor"), nullptr);

@@ -202,8 +202,12 @@ class Stack:
         return os.path.join(self.dir, name)
 
     def write_config(self):
+        # Run as root, nginx's workers are "nobody": they must reach the temp dir and write
+        # the body buffers (POSTs over client_body_buffer_size) into it.
+        os.chmod(self.dir, 0o755)
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(self.path(d), exist_ok=True)
+            os.chmod(self.path(d), 0o777)
         with open(self.path("nginx.conf"), "w") as f:
             f.write(self.render())
 
