@@ -70,6 +70,18 @@ def wait_until(predicate, what, timeout=TIMEOUT):
     raise AssertionError("timed out waiting for " + what)
 
 
+def nginx_t(workdir, conf, extra_args=()):
+    """nginx -t on a configuration, under the sanitizer run's environment like every nginx we
+    start; a sanitizer report fails the caller even when nginx's exit code looks fine."""
+    result = subprocess.run([NGINX, "-t", "-p", workdir.rstrip("/") + "/", "-c", conf,
+                             "-e", os.path.join(workdir, "error.log")] + list(extra_args),
+                            capture_output=True, text=True, env=nginx_env(workdir))
+    reports = sanitizer_reports(workdir)
+    if reports:
+        raise AssertionError("nginx -t reported errors:\n" + "\n".join(reports))
+    return result
+
+
 def port_open(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):

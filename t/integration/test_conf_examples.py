@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from t.integration.harness import MODULE, MOCK_IDP, NGINX, PYTHON, REPO, make_keys
+from t.integration.harness import MODULE, MOCK_IDP, PYTHON, REPO, make_keys, nginx_t
 
 
 class ConfExamplesTest(unittest.TestCase):
@@ -38,10 +38,8 @@ class ConfExamplesTest(unittest.TestCase):
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(text)
-        args = [NGINX, "-t", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")]
-        if "\npid " not in text:  # keep nginx -t away from /run/nginx.pid
-            args += ["-g", "pid %s/nginx.pid;" % d]
-        return subprocess.run(args, capture_output=True, text=True)
+        # keep nginx -t away from /run/nginx.pid
+        return nginx_t(d, conf, [] if "\npid " in text else ["-g", "pid %s/nginx.pid;" % d])
 
     def test_every_example_loads(self):
         examples = sorted(glob.glob(os.path.join(REPO, "conf", "*.conf")))

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from t.integration.harness import BROWSER, MODULE, MOCK_IDP, NGINX, PYTHON, StackTest, free_port, make_keys
+from t.integration.harness import BROWSER, MODULE, MOCK_IDP, PYTHON, StackTest, free_port, make_keys, nginx_t
 
 CONF = """
 load_module {module};
@@ -90,8 +90,7 @@ class ConfigTest(unittest.TestCase):
         conf = CONF.format(module=MODULE, dir=self.dir, port=self.port, http_extra=http_extra,
                            server="\n".join(lines))
         conf_path = self.write("nginx.conf", conf)
-        return subprocess.run([NGINX, "-t", "-p", self.dir + "/", "-c", conf_path, "-e", self.path("error.log")],
-                              capture_output=True, text=True, timeout=60)
+        return nginx_t(self.dir, conf_path)
 
     def assertValid(self, **kw):
         p = self.nginx_t(**kw)
