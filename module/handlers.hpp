@@ -8,5 +8,6 @@ namespace sso::ngx {
 ngx_int_t post_read_handler(ngx_http_request_t* r) noexcept;  // strips forged identity headers
 ngx_int_t access_handler(ngx_http_request_t* r) noexcept;     // `sso on`: session or sign-in
 ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept;   // metadata, login, acs, logout
+ngx_int_t status_handler(ngx_http_request_t* r) noexcept;     // `sso_status`: zone usage as JSON
 
 }  // namespace sso::ngx

@@ -21,6 +21,7 @@ struct Shared {
     ngx_rbtree_t tree;
     ngx_rbtree_node_t sentinel;
     ngx_queue_t lru[kTableCount];
+    ngx_uint_t count[kTableCount];
 };
 
 constexpr std::size_t kMaxKey = 1024;
@@ -95,6 +96,7 @@ public:
     }
 
     void erase(Node* n) noexcept {
+        --sh_->count[n->table];
         ngx_queue_remove(&n->lru);
         ngx_rbtree_delete(&sh_->tree, &n->rb);
         ngx_slab_free_locked(pool_, n);
@@ -140,7 +142,18 @@ public:
         return nullptr;
     }
 
+    ZoneStats stats(ngx_shm_zone_t* zone) const noexcept {
+        ZoneStats s{};
+        s.name = zone->shm.name;
+        s.size = zone->shm.size;
+        const auto pages = static_cast<std::size_t>(pool_->end - pool_->start) / ngx_pagesize;
+        s.used_bytes = (pages - pool_->pfree) * ngx_pagesize;
+        for (int i = 0; i < kTableCount; ++i) s.entries[i] = sh_->count[i];
+        return s;
+    }
+
     void link(Node* n) noexcept {
+        ++sh_->count[n->table];
         ngx_rbtree_insert(&sh_->tree, &n->rb);
         ngx_queue_insert_head(&sh_->lru[n->table], &n->lru);
     }
@@ -170,6 +183,7 @@ ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
     for (auto& q : sh->lru) {
         ngx_queue_init(&q);
     }
+    for (auto& c : sh->count) c = 0;
     static const char prefix[] = " in sso zone \"";
     const std::size_t len = sizeof(prefix) - 1 + zone->shm.name.len + 2;
     pool->log_ctx = static_cast<u_char*>(ngx_slab_alloc(pool, len));
@@ -264,6 +278,12 @@ void ShmStore::put(Table t, std::string_view key, std::string_view value, Lifeti
 void ShmStore::insert_new(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now,
                           StoreCallback cb, void* ctx) noexcept {
     write(t, key, value, life, now, Write::only_if_absent, cb, ctx);
+}
+
+ZoneStats ShmStore::stats(Table t) const noexcept {
+    ngx_shm_zone_t* zone = zone_for(t);
+    Locked shm(zone);
+    return shm.stats(zone);
 }
 
 void ShmStore::remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept {

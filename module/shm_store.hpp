@@ -14,6 +14,14 @@
 
 namespace sso::ngx {
 
+// What a zone holds, for the status endpoint.
+struct ZoneStats {
+    ngx_str_t name;
+    std::size_t size;
+    std::size_t used_bytes;  // whole slab pages in use
+    ngx_uint_t entries[kTableCount];
+};
+
 class ShmStore final : public Store {
 public:
     ShmStore(ngx_shm_zone_t* zone, ngx_shm_zone_t* replay_zone) noexcept : zone_(zone), replay_zone_(replay_zone) {}
@@ -28,6 +36,8 @@ public:
                     StoreCallback cb, void* ctx) noexcept override;
     void take(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
     void remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept override;
+
+    ZoneStats stats(Table t) const noexcept;  // of the zone that holds table t
 
 private:
     enum class Write { overwrite, only_if_absent };

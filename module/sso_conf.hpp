@@ -14,6 +14,8 @@
 
 namespace sso::ngx {
 
+class ShmStore;
+
 // Built in merge_srv_conf, owned by the configuration pool (its cleanup runs the destructor).
 struct ServerRuntime {
     std::unique_ptr<ServiceProvider> sp;  // null: SAML is off for this server
@@ -26,7 +28,8 @@ struct ServerRuntime {
 struct MainConf {
     ngx_shm_zone_t* zone;         // sessions and pending AuthnRequests
     ngx_shm_zone_t* replay_zone;  // assertion IDs already used
-    Store* store;                 // lives in the cycle pool
+    ShmStore* shm;                // the embedded store (lives in the cycle pool)
+    Store* store;                 // where sessions are kept: the embedded store for now
 };
 
 struct SrvConf {
