@@ -12,6 +12,7 @@
 
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
+#include "saml/metadata_keys.hpp"
 #include "saml/response_guard.hpp"
 #include "saml/saml_time.hpp"
 #include "saml/sp_metadata.hpp"
@@ -195,8 +196,10 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     if (!lasso->server) return fail(SamlError::config, "Lasso could not load the SP metadata, key or certificate");
     // Lasso defaults to RSA-SHA1.
     lasso->server->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
+    auto idp_metadata = metadata_with_bare_signing_keys(s.idp_metadata_xml);
+    if (!idp_metadata) return idp_metadata.error();
     const int rc = lasso_server_add_provider_from_buffer(lasso->server.get(), LASSO_PROVIDER_ROLE_IDP,
-                                                         s.idp_metadata_xml.c_str(), nullptr, nullptr);
+                                                         idp_metadata->c_str(), nullptr, nullptr);
     if (rc != 0)
         return fail(SamlError::config, std::string("Lasso could not load the IdP metadata: ") + lasso_strerror(rc),
                     "idp_metadata");
