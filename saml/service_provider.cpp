@@ -13,6 +13,7 @@
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
 #include "saml/metadata_keys.hpp"
+#include "saml/redirect_signer.hpp"
 #include "saml/response_guard.hpp"
 #include "saml/saml_time.hpp"
 #include "saml/sp_metadata.hpp"
@@ -21,6 +22,7 @@ namespace sso {
 
 struct ServiceProvider::Lasso {
     GObjectPtr<LassoServer> server;
+    std::unique_ptr<RedirectSigner> signer;  // null when requests go unsigned
 };
 
 namespace {
@@ -191,9 +193,16 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     if (!idp) return idp.error();
 
     auto lasso = std::make_unique<Lasso>();
-    lasso->server.reset(
-        lasso_server_new_from_buffers(metadata->c_str(), s.key_pem.c_str(), nullptr, s.cert_pem.c_str()));
-    if (!lasso->server) return fail(SamlError::config, "Lasso could not load the SP metadata, key or certificate");
+    if (s.sign_requests) {
+        auto signer = RedirectSigner::from_pem(s.key_pem);
+        if (!signer) return signer.error();
+        lasso->signer = std::move(*signer);
+    }
+    // No private key for Lasso: it would re-read it from PEM for every AuthnRequest although
+    // we sign those ourselves, and verifying Responses needs only the IdP's key. (Decrypting
+    // encrypted assertions, when that is added, will give Lasso a key of its own.)
+    lasso->server.reset(lasso_server_new_from_buffers(metadata->c_str(), nullptr, nullptr, nullptr));
+    if (!lasso->server) return fail(SamlError::config, "Lasso could not load the SP metadata");
     // Lasso defaults to RSA-SHA1.
     lasso->server->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
     auto idp_metadata = metadata_with_bare_signing_keys(s.idp_metadata_xml);
@@ -218,6 +227,9 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
     if (!login) return fail(SamlError::internal, "lasso_login_new failed");
     LassoProfile* profile = LASSO_PROFILE(login.get());
+    // Lasso builds the unsigned message; the signature is ours (see redirect_signer.hpp). The
+    // hint must be set before init, where Lasso would otherwise load a signing key.
+    lasso_profile_set_signature_hint(profile, LASSO_PROFILE_SIGNATURE_HINT_FORBID);
     int rc = lasso_login_init_authn_request(login.get(), const_cast<char*>(idp_entity_id_.c_str()),
                                             LASSO_HTTP_METHOD_REDIRECT);
     if (rc != 0) return fail(SamlError::internal, std::string("lasso_login_init_authn_request: ") + lasso_strerror(rc));
@@ -234,14 +246,18 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
         replace_string(request->NameIDPolicy->Format, LASSO_SAML2_NAME_IDENTIFIER_FORMAT_UNSPECIFIED);
         request->NameIDPolicy->AllowCreate = TRUE;
     }
-    lasso_profile_set_signature_hint(
-        profile, settings_.sign_requests ? LASSO_PROFILE_SIGNATURE_HINT_FORCE : LASSO_PROFILE_SIGNATURE_HINT_FORBID);
     const std::string relay(relay_state);
     replace_string(profile->msg_relayState, relay.c_str());
     rc = lasso_login_build_authn_request_msg(login.get());
     if (rc != 0 || !profile->msg_url)
         return fail(SamlError::internal, std::string("lasso_login_build_authn_request_msg: ") + lasso_strerror(rc));
-    return AuthnRequestMessage{profile->msg_url, str(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID)};
+    std::string url = profile->msg_url;
+    if (lasso_->signer) {
+        auto signed_url = lasso_->signer->sign(url);
+        if (!signed_url) return signed_url.error();
+        url = std::move(*signed_url);
+    }
+    return AuthnRequestMessage{std::move(url), str(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID)};
 }
 
 Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view saml_response, std::int64_t now) {
