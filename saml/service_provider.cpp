@@ -12,6 +12,7 @@
 
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
+#include "saml/lasso_log.hpp"
 #include "saml/metadata_keys.hpp"
 #include "saml/redirect_signer.hpp"
 #include "saml/response_guard.hpp"
@@ -65,7 +66,10 @@ void replace_string(char*& field, const char* value) {
 bool lasso_ready() {
     static std::once_flag once;
     static bool ok = false;
-    std::call_once(once, [] { ok = lasso_init() == 0; });
+    std::call_once(once, [] {
+        keep_lasso_log_quiet();
+        ok = lasso_init() == 0;
+    });
     return ok;
 }
 
