@@ -10,6 +10,8 @@ packages=(
   # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
   # a browser for the end-to-end test
   python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver
+  # benchmarks (bench/run.sh)
+  wrk valgrind linux-perf
 )
 
 missing=()
