@@ -118,28 +118,29 @@ public:
         }
     }
 
-    // Memory for a node; evicts expired entries, then the least recently used pending
-    // requests and sessions. Seen assertions are only ever dropped once expired.
-    Node* allocate(std::size_t size, std::int64_t now) noexcept {
+    // Memory for a node of `table`; evicts expired entries, then least recently used entries
+    // of the same table (they sit in the same slab size class, so each one evicted frees a slot
+    // this write can use; and a flood of pending requests only ever pushes out other pending
+    // requests), and only when that table is empty the other evictable table. Seen assertions
+    // are never evicted, only expired.
+    Node* allocate(std::size_t size, std::int64_t now, Table table) noexcept {
         expire(now, 2);
-        for (int attempt = 0; attempt < 64; ++attempt) {
+        if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
+        expire(now, 64);
+        const Table other = table == Table::sessions ? Table::pending_requests : Table::sessions;
+        for (int attempt = 0; attempt < 256; ++attempt) {
             if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
-            expire(now, 64);
-            if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
-            bool evicted = false;
-            // Pending requests go first: anyone can create them by opening a page, and
-            // losing one costs a retry, while losing a session costs a sign-in.
-            for (Table t : {Table::pending_requests, Table::sessions}) {
-                auto& q = sh_->lru[static_cast<int>(t)];
-                for (int i = 0; i < 8 && !ngx_queue_empty(&q); ++i) {
-                    erase(ngx_queue_data(ngx_queue_last(&q), Node, lru));
-                    evicted = true;
-                }
-                if (evicted) break;
-            }
-            if (!evicted) return nullptr;
+            if (table == Table::seen_assertions) return nullptr;
+            if (!evict_oldest(table, 1) && !evict_oldest(other, 8)) return nullptr;
         }
         return nullptr;
+    }
+
+    bool evict_oldest(Table t, int count) noexcept {
+        auto& q = sh_->lru[static_cast<int>(t)];
+        int evicted = 0;
+        for (; evicted < count && !ngx_queue_empty(&q); ++evicted) erase(ngx_queue_data(ngx_queue_last(&q), Node, lru));
+        return evicted > 0;
     }
 
     ZoneStats stats(ngx_shm_zone_t* zone) const noexcept {
@@ -242,7 +243,7 @@ void ShmStore::write(Table t, std::string_view key, std::string_view value, Life
             }
         }
         if (status == StoreStatus::ok) {
-            Node* n = shm.allocate(offsetof(Node, data) + key.size() + value.size(), now);
+            Node* n = shm.allocate(offsetof(Node, data) + key.size() + value.size(), now, t);
             if (!n) {
                 status = StoreStatus::unavailable;
             } else {

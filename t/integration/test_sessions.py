@@ -181,5 +181,26 @@ class EvictionTest(SessionTest):
         self.assertEqual(errors, [])
 
 
+
+class FullZoneConcurrentLoginsTest(SessionTest):
+    """A full zone must not cost the logins in flight: storing a new session evicts old
+    sessions (the same slab size class), not the pending requests of other browsers."""
+    STACK_ARGS = {"http_extra": "sso_zone small:64k;"}
+
+    def test_interleaved_logins_all_succeed_once_the_zone_is_full(self):
+        s = self.stack
+        first, _ = s.login("alice")
+        for _ in range(120):  # more sessions than 64k holds
+            s.login("bob")
+        self.assertEqual(s.get("/app/", {"Accept": "application/json"}, cookie=first).status, 401)
+        mark = s.mark()
+        for _ in range(10):
+            in_flight = [s.start_login("/app/") for _ in range(12)]
+            answers = [s.idp_response(location, "alice") for location in in_flight]
+            for answer in answers:
+                r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+                self.assertEqual(r.status, 303, (r.text()[:200], s.sso_lines_since(mark)[-2:]))
+        self.assertFalse([l for l in s.error_log()[mark[0]:].splitlines() if "[error]" in l or "[warn]" in l])
+
 if __name__ == "__main__":
     unittest.main()
