@@ -45,14 +45,19 @@ void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcep
                 decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "session store unavailable",
                             "Service unavailable", "The session store cannot be reached. Please try again shortly.");
             } else if (reply.status == StoreStatus::ok) {
-                auto record = decode_session(reply.value);
-                if (!record) {
+                // One copy into the pool, then the record is read in place: no per-field
+                // allocation on the path every request with a session takes.
+                const ngx_str_t stored = pool_copy(r->pool, reply.value);
+                auto session = stored.data ? view_session(sv(stored)) : std::nullopt;
+                if (!stored.data) {
+                    ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                } else if (!session) {
                     log_reason(r, NGX_LOG_WARN, "stored session is corrupt; treated as no session");
-                } else if (record->scope != scf->rt->scope) {
+                } else if (session->scope != scf->rt->scope) {
                     log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
-                } else if (record->expires <= ngx_time()) {
+                } else if (session->expires <= ngx_time()) {
                     // the store expires it too; this only covers a clock step between the two
-                } else if (!set_identity(r, ctx, *record, sv(loc_conf(r)->groups_separator))) {
+                } else if (!set_identity(r, ctx, *session, loc_conf(r)->groups_separator)) {
                     ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
                 }
             }

@@ -21,12 +21,23 @@ ngx_str_t encoded(ngx_pool_t* pool, std::string_view raw) noexcept {
     return out;
 }
 
-ngx_str_t encoded_joined(ngx_pool_t* pool, const std::vector<std::string>& values, std::string_view sep) noexcept {
-    try {
-        return encoded(pool, join_values(values, sep));
-    } catch (...) {
-        return {0, nullptr};
-    }
+// The values, each made header-safe, joined with the separator: one pool allocation.
+ngx_str_t encoded_joined(ngx_pool_t* pool, const StringList& values, std::string_view sep) noexcept {
+    std::size_t len = values.count > 1 ? (values.count - 1) * sep.size() : 0;
+    values.for_each([&](std::string_view value) noexcept { len += encoded_header_value_length(value); });
+    ngx_str_t out{0, nullptr};
+    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, len ? len : 1));
+    if (!p) return out;
+    out.data = p;
+    out.len = len;
+    bool first = true;
+    values.for_each([&](std::string_view value) noexcept {
+        if (!first) p = ngx_cpymem(p, sep.data(), sep.size());
+        first = false;
+        encode_header_value_into(value, reinterpret_cast<char*>(p));
+        p += encoded_header_value_length(value);
+    });
+    return out;
 }
 
 struct HeaderDef {
@@ -69,19 +80,25 @@ ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
     v->not_found = 1;
     if (!ctx || !ctx->authenticated || var_name->len <= prefix.size()) return NGX_OK;
     const std::string_view want = sv(*var_name).substr(prefix.size());
-    for (ngx_uint_t i = 0; i < ctx->identity.nattrs; ++i) {
-        const IdentityAttr& a = ctx->identity.attrs[i];
+    SessionView stored;
+    stored.attributes = sv(ctx->identity.attributes);
+    stored.attribute_count = ctx->identity.attribute_count;
+    bool found = false;
+    stored.for_each_attribute([&](std::string_view name, const StringList& values) noexcept {
         // nginx lower-cases variable names; attribute names keep their case (displayName).
-        if (a.name.len == want.size() &&
-            ngx_strncasecmp(a.name.data, reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) == 0) {
-            v->data = a.value.data;
-            v->len = a.value.len;
-            v->valid = 1;
-            v->no_cacheable = 0;
-            v->not_found = 0;
-            break;
-        }
-    }
+        if (found || name.size() != want.size() ||
+            ngx_strncasecmp(reinterpret_cast<u_char*>(const_cast<char*>(name.data())),
+                            reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) != 0)
+            return;
+        found = true;
+        const ngx_str_t value = encoded_joined(r->pool, values, sv(ctx->identity.separator));
+        if (!value.data) return;
+        v->data = value.data;
+        v->len = value.len;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+    });
     return NGX_OK;
 }
 
@@ -100,22 +117,18 @@ RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
     return ctx;
 }
 
-bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& rec, std::string_view sep) noexcept {
+bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& session, ngx_str_t sep) noexcept {
     Identity& id = ctx->identity;
-    id.user = encoded(r->pool, rec.user);
-    id.email = encoded(r->pool, rec.email);
-    id.name = encoded(r->pool, rec.display_name);
-    id.groups = encoded_joined(r->pool, rec.groups, sep);
-    id.auth_method = encoded(r->pool, rec.auth_method);
-    id.idp = encoded(r->pool, rec.idp);
-    id.nattrs = rec.attributes.size();
-    id.attrs = static_cast<IdentityAttr*>(ngx_pcalloc(r->pool, sizeof(IdentityAttr) * (id.nattrs ? id.nattrs : 1)));
-    if (!id.attrs) return false;
-    for (std::size_t i = 0; i < rec.attributes.size(); ++i) {
-        id.attrs[i].name = pool_copy(r->pool, rec.attributes[i].name);
-        id.attrs[i].value = encoded_joined(r->pool, rec.attributes[i].values, sep);
-        if (!id.attrs[i].name.data || !id.attrs[i].value.data) return false;
-    }
+    id.user = encoded(r->pool, session.user);
+    id.email = encoded(r->pool, session.email);
+    id.name = encoded(r->pool, session.display_name);
+    id.groups = encoded_joined(r->pool, session.groups, sv(sep));
+    id.auth_method = encoded(r->pool, session.auth_method);
+    id.idp = encoded(r->pool, session.idp);
+    id.attributes = {session.attributes.size(),
+                     reinterpret_cast<u_char*>(const_cast<char*>(session.attributes.data()))};
+    id.attribute_count = session.attribute_count;
+    id.separator = sep;
     for (const auto& h : kHeaders)
         if (!field(id, h.offset).data) return false;
     ctx->authenticated = 1;

@@ -9,16 +9,14 @@
 
 namespace sso::ngx {
 
-struct IdentityAttr {
-    ngx_str_t name;
-    ngx_str_t value;  // header-safe, values joined with the groups separator
-};
-
-// The authenticated identity, header-safe (see identity/header_value.hpp), in pool memory.
+// The authenticated identity: the fixed fields header-safe (see identity/header_value.hpp)
+// in pool memory; attributes stay in their stored encoding (session_record.hpp, also in pool
+// memory) and are looked up and encoded only when a $sso_attr_* variable asks for one.
 struct Identity {
     ngx_str_t user, email, name, groups, auth_method, idp;
-    IdentityAttr* attrs;
-    ngx_uint_t nattrs;
+    ngx_str_t attributes;
+    ngx_uint_t attribute_count;
+    ngx_str_t separator;  // the location's sso_groups_separator, for attribute values
 };
 
 enum class Phase : ngx_uint_t { idle, waiting, done };
@@ -55,9 +53,9 @@ static_assert(std::is_trivially_destructible_v<RequestCtx>);
 
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;  // created on first use; null if out of memory
 
-// Fills ctx->identity from a session record; false if out of memory.
-bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionRecord& record,
-                  std::string_view separator) noexcept;
+// Fills ctx->identity from a session read in place; `session` must point into memory that
+// lives as long as the request (the pool). False if out of memory.
+bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& session, ngx_str_t separator) noexcept;
 
 // Adds the documented X-SSO-* header set to the request that goes upstream (after removing
 // whatever the client sent under those names).

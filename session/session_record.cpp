@@ -97,17 +97,6 @@ public:
         return true;
     }
 
-    // Length is validated against the remaining input before allocating.
-    bool str(std::string& out) {
-        std::uint32_t len = 0;
-        std::string_view view;
-        if (!u32(len) || !bytes(len, view)) {
-            return false;
-        }
-        out.assign(view);
-        return true;
-    }
-
     // A count followed by `count` entries of at least `min_entry_bytes` each:
     // refuse counts above `cap` or that cannot possibly fit in what remains.
     bool count(std::size_t cap, std::size_t min_entry_bytes, std::size_t& out) noexcept {
@@ -216,60 +205,97 @@ std::string encode_session(const SessionRecord& r) noexcept {
     }
 }
 
-std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
-    if (bytes.size() > kMaxSessionBytes) {
+namespace detail {
+std::uint32_t read_u32(const char* p) noexcept {
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) | u[3];
+}
+std::uint16_t read_u16(const char* p) noexcept {
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    return static_cast<std::uint16_t>((u[0] << 8) | u[1]);
+}
+}  // namespace detail
+
+namespace {
+
+bool view_str(Reader& in, std::string_view& out) noexcept {
+    std::uint32_t len = 0;
+    return in.u32(len) && in.bytes(len, out);
+}
+
+// A count and that many strings; `out.encoded` covers exactly those bytes.
+bool view_list(Reader& in, std::string_view bytes, std::size_t cap, StringList& out) noexcept {
+    const std::size_t start = bytes.size() - in.remaining();
+    if (!in.count(cap, kStrOverhead, out.count)) return false;
+    std::string_view skip;
+    for (std::size_t i = 0; i < out.count; ++i)
+        if (!view_str(in, skip)) return false;
+    out.encoded = bytes.substr(start, bytes.size() - in.remaining() - start);
+    return true;
+}
+
+}  // namespace
+
+std::optional<SessionView> view_session(std::string_view bytes) noexcept {
+    if (bytes.size() > kMaxSessionBytes) return std::nullopt;
+    Reader in(bytes);
+    std::string_view magic;
+    std::uint8_t version = 0;
+    if (!in.bytes(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic)) || !in.u8(version) ||
+        version != kSessionFormatVersion)
         return std::nullopt;
+    SessionView v;
+    if (!view_str(in, v.scope) || !view_str(in, v.user) || !view_str(in, v.email) || !view_str(in, v.display_name) ||
+        !view_list(in, bytes, kMaxSessionGroups, v.groups))
+        return std::nullopt;
+    const std::size_t attributes_start = bytes.size() - in.remaining();
+    if (!in.count(kMaxSessionAttributes, kStrOverhead + 2, v.attribute_count)) return std::nullopt;
+    for (std::size_t i = 0; i < v.attribute_count; ++i) {
+        std::string_view name;
+        StringList values;
+        if (!view_str(in, name) || !view_list(in, bytes, kMaxAttributeValues, values)) return std::nullopt;
     }
+    v.attributes = bytes.substr(attributes_start, bytes.size() - in.remaining() - attributes_start);
+    if (!view_str(in, v.auth_method) || !view_str(in, v.idp) || !view_str(in, v.name_id) ||
+        !view_str(in, v.name_id_format) || !view_str(in, v.session_index) || !in.i64(v.created) ||
+        !in.i64(v.last_seen) || !in.i64(v.expires))
+        return std::nullopt;
+    if (!in.done()) return std::nullopt;  // trailing bytes: not something we wrote
+    return v;
+}
+
+std::optional<StringList> SessionView::attribute(std::string_view name) const noexcept {
+    std::optional<StringList> found;
+    for_each_attribute([&](std::string_view n, const StringList& values) {
+        if (!found && n == name) found = values;
+    });
+    return found;
+}
+
+std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
+    auto v = view_session(bytes);
+    if (!v) return std::nullopt;
     try {
-        Reader in(bytes);
-        std::string_view magic;
-        std::uint8_t version = 0;
-        if (!in.bytes(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic)) || !in.u8(version) ||
-            version != kSessionFormatVersion) {
-            return std::nullopt;
-        }
-
         SessionRecord r;
-        if (!in.str(r.scope) || !in.str(r.user) || !in.str(r.email) || !in.str(r.display_name)) {
-            return std::nullopt;
-        }
-
-        std::size_t groups = 0;
-        if (!in.count(kMaxSessionGroups, kStrOverhead, groups)) {
-            return std::nullopt;
-        }
-        r.groups.resize(groups);
-        for (auto& g : r.groups) {
-            if (!in.str(g)) {
-                return std::nullopt;
-            }
-        }
-
-        std::size_t attributes = 0;
-        if (!in.count(kMaxSessionAttributes, kStrOverhead + 2, attributes)) {
-            return std::nullopt;
-        }
-        r.attributes.resize(attributes);
-        for (auto& a : r.attributes) {
-            std::size_t values = 0;
-            if (!in.str(a.name) || !in.count(kMaxAttributeValues, kStrOverhead, values)) {
-                return std::nullopt;
-            }
-            a.values.resize(values);
-            for (auto& v : a.values) {
-                if (!in.str(v)) {
-                    return std::nullopt;
-                }
-            }
-        }
-
-        if (!in.str(r.auth_method) || !in.str(r.idp) || !in.str(r.name_id) || !in.str(r.name_id_format) ||
-            !in.str(r.session_index) || !in.i64(r.created) || !in.i64(r.last_seen) || !in.i64(r.expires)) {
-            return std::nullopt;
-        }
-        if (!in.done()) {
-            return std::nullopt;  // trailing bytes: not something we wrote
-        }
+        r.scope = v->scope;
+        r.user = v->user;
+        r.email = v->email;
+        r.display_name = v->display_name;
+        v->groups.for_each([&](std::string_view g) { r.groups.emplace_back(g); });
+        v->for_each_attribute([&](std::string_view name, const StringList& values) {
+            Attribute a;
+            a.name = name;
+            values.for_each([&](std::string_view value) { a.values.emplace_back(value); });
+            r.attributes.push_back(std::move(a));
+        });
+        r.auth_method = v->auth_method;
+        r.idp = v->idp;
+        r.name_id = v->name_id;
+        r.name_id_format = v->name_id_format;
+        r.session_index = v->session_index;
+        r.created = v->created;
+        r.last_seen = v->last_seen;
+        r.expires = v->expires;
         return r;
     } catch (const std::bad_alloc&) {
         return std::nullopt;

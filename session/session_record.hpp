@@ -67,6 +67,65 @@ std::string encode_session(const SessionRecord& record) noexcept;
 // It does not judge the contents (scope, expiry): that is the caller's job.
 std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept;
 
+// The same record read in place: views into `bytes`, no allocation. This is what a request
+// with a session cookie pays for, so lists stay encoded and are walked on demand.
+struct StringList {
+    std::string_view encoded;  // validated: a u16 count and that many length-prefixed strings
+    std::size_t count = 0;
+    template <class F>
+    void for_each(F&& f) const;  // f(std::string_view); noexcept when f is
+};
+
+struct SessionView {
+    std::string_view scope, user, email, display_name;
+    StringList groups;
+    std::string_view attributes;  // validated: u16 count, then name + StringList each
+    std::size_t attribute_count = 0;
+    std::string_view auth_method, idp, name_id, name_id_format, session_index;
+    std::int64_t created = 0, last_seen = 0, expires = 0;
+
+    // The values of the attribute with exactly this name, or nullopt.
+    std::optional<StringList> attribute(std::string_view name) const noexcept;
+    // f(std::string_view name, const StringList& values) for every attribute.
+    template <class F>
+    void for_each_attribute(F&& f) const;
+};
+
+// Strict like decode_session: anything it did not write is nullopt.
+std::optional<SessionView> view_session(std::string_view bytes) noexcept;
+
+namespace detail {
+std::uint32_t read_u32(const char* p) noexcept;
+std::uint16_t read_u16(const char* p) noexcept;
+}  // namespace detail
+
+template <class F>
+void StringList::for_each(F&& f) const {
+    const char* p = encoded.data() + 2;
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::uint32_t len = detail::read_u32(p);
+        f(std::string_view(p + 4, len));
+        p += 4 + len;
+    }
+}
+
+template <class F>
+void SessionView::for_each_attribute(F&& f) const {
+    const char* p = attributes.data() + 2;
+    for (std::size_t i = 0; i < attribute_count; ++i) {
+        const std::uint32_t name_len = detail::read_u32(p);
+        const std::string_view name(p + 4, name_len);
+        p += 4 + name_len;
+        StringList values;
+        values.count = detail::read_u16(p);
+        const char* start = p;
+        p += 2;
+        for (std::size_t v = 0; v < values.count; ++v) p += 4 + detail::read_u32(p);
+        values.encoded = std::string_view(start, static_cast<std::size_t>(p - start));
+        f(name, values);
+    }
+}
+
 // First attribute whose name equals `name` exactly (SAML attribute names and
 // FriendlyNames are case-sensitive), or nullptr. The pointer is valid while
 // the record is alive and its attributes vector is unmodified.
