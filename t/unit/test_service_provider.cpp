@@ -2,102 +2,45 @@
 // process) signs for the AuthnRequest the SP issued.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <memory>
 
-#include "saml/handles.hpp"
-#include "saml/saml_time.hpp"
 #include "saml/service_provider.hpp"
+#include "t/support/lasso_idp.hpp"
 
 namespace sso {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string pem_body(const std::string& pem) {
-    std::string out;
-    std::istringstream in(pem);
-    for (std::string line; std::getline(in, line);)
-        if (line.find("-----") == std::string::npos) out += line;
-    return out;
-}
+using testing::AnswerOptions;
+using testing::TestKeys;
 
 class ServiceProviderTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        dir_ = new fs::path(fs::temp_directory_path() / ("sso-sp-test-" + std::to_string(::getpid())));
-        fs::create_directories(*dir_);
-        for (const char* who : {"sp", "idp", "other"}) {
-            const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + std::string(who) +
-                                    " -keyout " + (*dir_ / (std::string(who) + ".key")).string() + " -out " +
-                                    (*dir_ / (std::string(who) + ".crt")).string() + " 2>/dev/null";
-            ASSERT_EQ(std::system(cmd.c_str()), 0);
-        }
-    }
+    static void SetUpTestSuite() { keys_ = new TestKeys(); }
     static void TearDownTestSuite() {
-        fs::remove_all(*dir_);
-        delete dir_;
+        delete keys_;
+        keys_ = nullptr;
     }
 
-    static std::string file(const char* name) { return slurp(*dir_ / name); }
-
-    static std::string idp_metadata() {
-        return R"(<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example/md">)"
-               R"(<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">)"
-               R"(<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>)" +
-               pem_body(file("idp.crt")) +
-               R"(</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>)"
-               R"(<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/>)"
-               R"(</md:IDPSSODescriptor></md:EntityDescriptor>)";
+    static std::string file(const char* name) {
+        const std::string n(name);
+        const std::string who = n.substr(0, n.find('.'));
+        return n.ends_with(".key") ? keys_->key(who) : keys_->cert(who);
     }
-
-    static SpSettings settings() {
-        SpSettings s;
-        s.entity_id = "https://sp.example/sso/metadata";
-        s.acs_url = "https://sp.example/sso/acs";
-        s.key_pem = file("sp.key");
-        s.cert_pem = file("sp.crt");
-        s.idp_metadata_xml = idp_metadata();
-        return s;
+    static std::string idp_metadata() { return testing::idp_metadata(keys_->cert("idp")); }
+    static SpSettings settings() { return testing::sp_settings(*keys_); }
+    static std::string idp_answer(ServiceProvider& sp, const AuthnRequestMessage& request, const char* signer = "idp",
+                                  bool typical_attributes = false) {
+        AnswerOptions options;
+        options.signer = signer;
+        options.typical_attributes = typical_attributes;
+        return testing::idp_answer(*keys_, sp, request, options);
     }
+    static std::string pem_body(const std::string& pem) { return testing::pem_body(pem); }
 
-    // What a Lasso IdP answers to the SP's AuthnRequest, signed with `key`.
-    static std::string idp_answer(ServiceProvider& sp, const AuthnRequestMessage& request, const char* key = "idp.key",
-                                  const char* cert = "idp.crt") {
-        GObjectPtr<LassoServer> idp(
-            lasso_server_new_from_buffers(idp_metadata().c_str(), file(key).c_str(), nullptr, file(cert).c_str()));
-        EXPECT_TRUE(idp);
-        idp->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
-        EXPECT_EQ(lasso_server_add_provider_from_buffer(idp.get(), LASSO_PROVIDER_ROLE_SP, sp.metadata_xml().c_str(),
-                                                        nullptr, nullptr),
-                  0);
-        GObjectPtr<LassoLogin> login(lasso_login_new(idp.get()));
-        std::string query = request.redirect_url.substr(request.redirect_url.find('?') + 1);
-        EXPECT_EQ(lasso_login_process_authn_request_msg(login.get(), query.data()), 0);
-        EXPECT_EQ(lasso_login_validate_request_msg(login.get(), TRUE, TRUE), 0);
-        const std::int64_t now = std::time(nullptr);
-        const std::string instant = format_saml_time(now), before = format_saml_time(now - 60),
-                          after = format_saml_time(now + 300);
-        EXPECT_EQ(lasso_login_build_assertion(login.get(), LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, instant.c_str(), nullptr,
-                                              before.c_str(), after.c_str()),
-                  0);
-        EXPECT_EQ(lasso_login_build_authn_response_msg(login.get()), 0);
-        return LASSO_PROFILE(login.get())->msg_body;
-    }
-
-    static fs::path* dir_;
+    static TestKeys* keys_;
 };
-fs::path* ServiceProviderTest::dir_ = nullptr;
+TestKeys* ServiceProviderTest::keys_ = nullptr;
 
 TEST_F(ServiceProviderTest, MetadataNamesIssuerReturnUrlAndCertificate) {
     auto sp = ServiceProvider::create(settings());
@@ -138,11 +81,25 @@ TEST_F(ServiceProviderTest, AcceptsTheIdPsSignedAnswer) {
     EXPECT_GT(result->not_on_or_after, std::time(nullptr));
 }
 
+TEST_F(ServiceProviderTest, ReadsTheAttributesAsTheIdPSentThem) {
+    auto sp = ServiceProvider::create(settings());
+    ASSERT_TRUE(sp);
+    auto request = sp.value()->build_authn_request("r");
+    auto result =
+        sp.value()->consume_response(idp_answer(*sp.value(), request.value(), "idp", true), std::time(nullptr));
+    ASSERT_TRUE(result) << result.error().reason;
+    ASSERT_EQ(result->attributes.size(), 3u);
+    EXPECT_EQ(result->attributes[0].name, "mail");
+    EXPECT_EQ(result->attributes[0].values, std::vector<std::string>{"alice@example.org"});
+    EXPECT_EQ(result->attributes[2].values,
+              (std::vector<std::string>{"staff", "print-operators", "scan", "finance", "all-employees"}));
+}
+
 TEST_F(ServiceProviderTest, RefusesAnAnswerSignedByAnotherKey) {
     auto sp = ServiceProvider::create(settings());
     ASSERT_TRUE(sp);
     auto request = sp.value()->build_authn_request("r");
-    const std::string answer = idp_answer(*sp.value(), request.value(), "other.key", "other.crt");
+    const std::string answer = idp_answer(*sp.value(), request.value(), "other");
     auto result = sp.value()->consume_response(answer, std::time(nullptr));
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().code, SamlError::invalid_response);
