@@ -1,6 +1,7 @@
 #include "identity/attribute_map.hpp"
 
 #include "identity/email.hpp"
+#include "identity/header_value.hpp"
 
 namespace sso {
 namespace {
@@ -21,19 +22,26 @@ const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::strin
 
 SessionRecord identity_from_assertion(const ValidatedAssertion& a, const AttributeMap& map) {
     SessionRecord r;
-    r.user = map.user.empty() ? a.name_id : first_value(a, map.user);
+    r.user = encode_header_value(map.user.empty() ? a.name_id : first_value(a, map.user));
     // An e-mail that does not normalise is not an identity key; the raw value stays readable
     // through its attribute variable.
-    if (auto email = normalize_email(first_value(a, map.email))) r.email = *email;
-    r.display_name = first_value(a, map.display_name);
-    if (const SamlAttribute* g = find_saml_attribute(a, map.groups)) r.groups = g->values;
+    if (auto email = normalize_email(first_value(a, map.email))) r.email = encode_header_value(*email);
+    r.display_name = encode_header_value(first_value(a, map.display_name));
+    if (const SamlAttribute* g = find_saml_attribute(a, map.groups))
+        for (const auto& group : g->values) r.groups.push_back(encode_header_value(group));
+    auto encoded = [](const std::vector<std::string>& values) {
+        std::vector<std::string> out;
+        out.reserve(values.size());
+        for (const auto& v : values) out.push_back(encode_header_value(v));
+        return out;
+    };
     for (const auto& attr : a.attributes) {
-        r.attributes.push_back({attr.name, attr.values});
+        r.attributes.push_back({attr.name, encoded(attr.values)});
         if (!attr.friendly_name.empty() && attr.friendly_name != attr.name)
-            r.attributes.push_back({attr.friendly_name, attr.values});
+            r.attributes.push_back({attr.friendly_name, encoded(attr.values)});
     }
     r.auth_method = "saml";
-    r.idp = a.idp;
+    r.idp = encode_header_value(a.idp);
     r.name_id = a.name_id;
     r.name_id_format = a.name_id_format;
     r.session_index = a.session_index;

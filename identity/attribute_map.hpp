@@ -19,7 +19,10 @@ struct AttributeMap {
 
 const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::string_view name) noexcept;
 
-// The session record for a validated assertion; times and scope are the caller's.
+// The session record for a validated assertion; times and scope are the caller's. The values
+// that reach headers and variables (user, e-mail, name, groups, attribute values) are stored
+// header-safe (identity/header_value.hpp): encoded once here, at sign-in, so that a request
+// only points at them. NameID and SessionIndex stay as the IdP sent them.
 SessionRecord identity_from_assertion(const ValidatedAssertion& assertion, const AttributeMap& map);
 
 }  // namespace sso

@@ -10,21 +10,20 @@
 namespace sso::ngx {
 namespace {
 
-ngx_str_t encoded(ngx_pool_t* pool, std::string_view raw) noexcept {
-    ngx_str_t out{0, nullptr};
-    const std::size_t len = encoded_header_value_length(raw);
-    auto* p = static_cast<u_char*>(ngx_pnalloc(pool, len ? len : 1));
-    if (!p) return out;
-    encode_header_value_into(raw, reinterpret_cast<char*>(p));
-    out.len = len;
-    out.data = p;
-    return out;
+// A view into the session bytes, which live in the request pool (see load_session).
+ngx_str_t in_pool(std::string_view stored) noexcept {
+    return {stored.size(), reinterpret_cast<u_char*>(const_cast<char*>(stored.data()))};
 }
 
-// The values, each made header-safe, joined with the separator: one pool allocation.
-ngx_str_t encoded_joined(ngx_pool_t* pool, const StringList& values, std::string_view sep) noexcept {
+// Values stored header-safe at sign-in, joined with the location's separator.
+ngx_str_t joined(ngx_pool_t* pool, const StringList& values, std::string_view sep) noexcept {
+    if (values.count == 1) {
+        ngx_str_t only{0, nullptr};
+        values.for_each([&](std::string_view value) noexcept { only = in_pool(value); });
+        return only;
+    }
     std::size_t len = values.count > 1 ? (values.count - 1) * sep.size() : 0;
-    values.for_each([&](std::string_view value) noexcept { len += encoded_header_value_length(value); });
+    values.for_each([&](std::string_view value) noexcept { len += value.size(); });
     ngx_str_t out{0, nullptr};
     auto* p = static_cast<u_char*>(ngx_pnalloc(pool, len ? len : 1));
     if (!p) return out;
@@ -34,8 +33,7 @@ ngx_str_t encoded_joined(ngx_pool_t* pool, const StringList& values, std::string
     values.for_each([&](std::string_view value) noexcept {
         if (!first) p = ngx_cpymem(p, sep.data(), sep.size());
         first = false;
-        encode_header_value_into(value, reinterpret_cast<char*>(p));
-        p += encoded_header_value_length(value);
+        p = ngx_cpymem(p, value.data(), value.size());
     });
     return out;
 }
@@ -91,7 +89,7 @@ ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
                             reinterpret_cast<u_char*>(const_cast<char*>(want.data())), want.size()) != 0)
             return;
         found = true;
-        const ngx_str_t value = encoded_joined(r->pool, values, sv(ctx->identity.separator));
+        const ngx_str_t value = joined(r->pool, values, sv(ctx->identity.separator));
         if (!value.data) return;
         v->data = value.data;
         v->len = value.len;
@@ -119,12 +117,12 @@ RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
 
 bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& session, ngx_str_t sep) noexcept {
     Identity& id = ctx->identity;
-    id.user = encoded(r->pool, session.user);
-    id.email = encoded(r->pool, session.email);
-    id.name = encoded(r->pool, session.display_name);
-    id.groups = encoded_joined(r->pool, session.groups, sv(sep));
-    id.auth_method = encoded(r->pool, session.auth_method);
-    id.idp = encoded(r->pool, session.idp);
+    id.user = in_pool(session.user);
+    id.email = in_pool(session.email);
+    id.name = in_pool(session.display_name);
+    id.groups = joined(r->pool, session.groups, sv(sep));
+    id.auth_method = in_pool(session.auth_method);
+    id.idp = in_pool(session.idp);
     id.attributes = {session.attributes.size(),
                      reinterpret_cast<u_char*>(const_cast<char*>(session.attributes.data()))};
     id.attribute_count = session.attribute_count;

@@ -9,9 +9,9 @@
 
 namespace sso::ngx {
 
-// The authenticated identity: the fixed fields header-safe (see identity/header_value.hpp)
-// in pool memory; attributes stay in their stored encoding (session_record.hpp, also in pool
-// memory) and are looked up and encoded only when a $sso_attr_* variable asks for one.
+// The authenticated identity, pointing into the session bytes copied to the request pool:
+// values were made header-safe at sign-in (identity/attribute_map.hpp), so nothing is encoded
+// per request; attributes stay in their stored list form until a $sso_attr_* asks for one.
 struct Identity {
     ngx_str_t user, email, name, groups, auth_method, idp;
     ngx_str_t attributes;
