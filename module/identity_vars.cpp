@@ -1,6 +1,7 @@
 // The identity as nginx sees it: $sso_* variables and the X-SSO-* request headers.
 #include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <new>
 
 #include "identity/header_value.hpp"
@@ -40,16 +41,24 @@ ngx_str_t joined(ngx_pool_t* pool, const StringList& values, std::string_view se
 
 struct HeaderDef {
     const char* name;
+    const char* lowercase;  // what nginx's header hash is computed over
     std::size_t offset;
 };
 constexpr HeaderDef kHeaders[] = {
-    {"X-SSO-User", offsetof(Identity, user)},
-    {"X-SSO-Email", offsetof(Identity, email)},
-    {"X-SSO-Name", offsetof(Identity, name)},
-    {"X-SSO-Groups", offsetof(Identity, groups)},
-    {"X-SSO-Auth-Method", offsetof(Identity, auth_method)},
-    {"X-SSO-IdP", offsetof(Identity, idp)},
+    {"X-SSO-User", "x-sso-user", offsetof(Identity, user)},
+    {"X-SSO-Email", "x-sso-email", offsetof(Identity, email)},
+    {"X-SSO-Name", "x-sso-name", offsetof(Identity, name)},
+    {"X-SSO-Groups", "x-sso-groups", offsetof(Identity, groups)},
+    {"X-SSO-Auth-Method", "x-sso-auth-method", offsetof(Identity, auth_method)},
+    {"X-SSO-IdP", "x-sso-idp", offsetof(Identity, idp)},
 };
+
+// The constant names' nginx header hashes, computed once (ngx_hash is a pure function).
+ngx_uint_t header_hash(const char* lowercase) noexcept {
+    ngx_uint_t key = 0;
+    for (const char* c = lowercase; *c; ++c) key = ngx_hash(key, static_cast<u_char>(*c));
+    return key;
+}
 
 const ngx_str_t& field(const Identity& id, std::size_t offset) noexcept {
     return *reinterpret_cast<const ngx_str_t*>(reinterpret_cast<const char*>(&id) + offset);
@@ -161,18 +170,21 @@ ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept {
 
 bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept {
     if (strip_identity_headers(r) != NGX_OK) return false;
-    for (const auto& def : kHeaders) {
+    static const ngx_uint_t hashes[] = {header_hash(kHeaders[0].lowercase), header_hash(kHeaders[1].lowercase),
+                                        header_hash(kHeaders[2].lowercase), header_hash(kHeaders[3].lowercase),
+                                        header_hash(kHeaders[4].lowercase), header_hash(kHeaders[5].lowercase)};
+    static_assert(std::size(kHeaders) == 6);
+    for (std::size_t i = 0; i < std::size(kHeaders); ++i) {
+        const HeaderDef& def = kHeaders[i];
         const ngx_str_t& value = field(id, def.offset);
         if (value.len == 0) continue;
         auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_in.headers));
         if (!h) return false;
-        const std::size_t len = std::strlen(def.name);
-        h->key.len = len;
+        h->key.len = std::strlen(def.name);
         h->key.data = reinterpret_cast<u_char*>(const_cast<char*>(def.name));
         h->value = value;
-        h->lowcase_key = static_cast<u_char*>(ngx_pnalloc(r->pool, len));
-        if (!h->lowcase_key) return false;
-        h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, len);
+        h->lowcase_key = reinterpret_cast<u_char*>(const_cast<char*>(def.lowercase));  // nginx only reads it
+        h->hash = hashes[i];
 #if defined(nginx_version) && nginx_version >= 1023000
         h->next = nullptr;
 #endif

@@ -20,6 +20,12 @@ LOCATIONS = DEFAULT_LOCATIONS + """
             proxy_set_header X-Missing "[$sso_attr_nosuch]";
             proxy_pass http://127.0.0.1:%(upstream)d;
         }
+        location /override/ {
+            sso on;
+            sso_identity_headers on;
+            proxy_set_header X-SSO-Groups "from-config";
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
         location /public-vars/ {
             proxy_set_header X-User "[$sso_user]";
             proxy_pass http://127.0.0.1:%(upstream)d;
@@ -53,6 +59,14 @@ class VariablesTest(StackTest):
         self.assertEqual(h["x-uid"], ["z%0D%0AX-Evil: 1"])
         self.assertNotIn("x-evil", h)
         self.assertEqual(urllib.parse.unquote(h["x-display"][0]), "Zoë Ærøskøbing")
+
+    def test_proxy_set_header_overrides_an_identity_header(self):
+        # nginx matches our headers by their hash: one copy, the configured one, proves it right
+        s = self.stack
+        cookie, _ = s.login("alice", "/override/")
+        h = upstream_headers(s.get("/override/x", {"Accept": "application/json"}, cookie=cookie))
+        self.assertEqual(h["x-sso-groups"], ["from-config"])
+        self.assertEqual(h["x-sso-user"], ["alice@example.org"])
 
     def test_variables_are_empty_without_sso(self):
         s = self.stack
