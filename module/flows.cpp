@@ -33,7 +33,6 @@ void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcep
         done(r);
         return;
     }
-    ctx->session_id = pool_copy(r->pool, *cookie);
     ctx->next = done;
     main_conf(r)->store->get(
         Table::sessions, *cookie, ngx_time(),

@@ -2,7 +2,6 @@
 #include <cstddef>
 #include <cstring>
 #include <iterator>
-#include <new>
 
 #include "identity/header_value.hpp"
 #include "module/http_util.hpp"
@@ -109,10 +108,6 @@ ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
     return NGX_OK;
 }
 
-ngx_int_t identity_var_handler(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
-    return identity_variable(r, v, data);
-}
-
 }  // namespace
 
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
@@ -209,15 +204,13 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
         ngx_str_t name{std::strlen(def.name), reinterpret_cast<u_char*>(const_cast<char*>(def.name))};
         ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
         if (!var) return NGX_ERROR;
-        var->get_handler = identity_var_handler;
+        var->get_handler = identity_variable;
         var->data = def.offset;
     }
     static ngx_str_t prefix = ngx_string("sso_attr_");
     ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
     if (!var) return NGX_ERROR;
-    var->get_handler = [](ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) -> ngx_int_t {
-        return attribute_variable(r, v, data);
-    };
+    var->get_handler = attribute_variable;
     var->data = 0;  // nginx passes the full variable name for prefix variables
     return NGX_OK;
 }

@@ -308,13 +308,15 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         if (const ngx_str_t* file = file_for(c, e.subject)) msg += " file \"" + str(*file) + "\"";
         return conf_error(cf, msg + ": " + e.reason);
     };
-    auto metadata = ServiceProvider::sp_metadata(s);
-    if (!metadata) return report(metadata.error());
-    rt->sp_metadata = std::move(metadata.value());
-    if (!saml_on) return NGX_CONF_OK;
-
-    auto sp = ServiceProvider::create(s);
+    if (!saml_on) {
+        auto metadata = ServiceProvider::sp_metadata(s);
+        if (!metadata) return report(metadata.error());
+        rt->sp_metadata = std::move(metadata.value());
+        return NGX_CONF_OK;
+    }
+    auto sp = ServiceProvider::create(s);  // checks the key pair and builds the metadata once
     if (!sp) return report(sp.error());
+    rt->sp_metadata = sp.value()->metadata_xml();
     rt->sp = std::move(sp.value());
     return NGX_CONF_OK;
 }
