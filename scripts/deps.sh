@@ -6,10 +6,12 @@ packages=(
   # build
   cmake g++ make pkg-config nginx nginx-dev
   liblasso3-dev libxmlsec1-dev libxml2-dev libssl-dev libglib2.0-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libldap-dev
   # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
   # a browser for the end-to-end test
   python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver
+  # a real directory for the LDAP tests: slapd, and ldapadd/ldapsearch to load and inspect it
+  slapd ldap-utils
   # benchmarks (bench/run.sh)
   wrk valgrind linux-perf
 )

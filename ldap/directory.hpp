@@ -1,0 +1,105 @@
+// LDAP search-then-bind authentication on libldap (OpenLDAP 2.5).
+//
+// A login looks the user up (as the service account, or anonymously), reads the identity
+// attributes and groups, then binds as the entry's DN with the user's password on the same
+// connection. Several servers give failover. Every call opens its own connection, so one
+// Directory serves any number of threads; the call blocks, so nginx runs it in a thread pool.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sso::ldap {
+
+enum class Scope { base, one, sub };
+
+struct DirectorySettings {
+    std::string name;                    // the config block's name, for logs
+    std::vector<std::string> urls;       // ldap:// or ldaps://, tried in order (failover)
+    bool starttls = false;               // StartTLS on ldap:// URLs (required when on: no fallback to plain)
+    std::string ca_file;                 // empty: the system's CA store (kSystemCaFile)
+    bool verify_cert = true;             // off only when the administrator says so
+    std::string bind_dn, bind_password;  // service account for the search; empty bind_dn = anonymous search
+    std::string base_dn;
+    Scope scope = Scope::sub;
+    std::string user_filter = "(uid=%u)";
+    std::string user_attribute = "uid";  // fills DirectoryUser::user (falls back to the login name when absent)
+    std::string email_attribute = "mail";
+    std::string name_attribute = "cn";
+    // On the user entry (DN values -> group name = value of the first RDN); empty = not read.
+    std::string group_attribute = "memberOf";
+    std::string group_base;                    // non-empty: groups come from a search under this base instead
+    std::string group_filter = "(member=%D)";  // %D = the user's DN, %u = DirectoryUser::user
+    std::string group_name_attribute = "cn";
+    int connect_timeout_ms = 5000;     // TCP connect, and each wait of the TLS handshake
+    int operation_timeout_ms = 10000;  // each bind/search/StartTLS
+};
+
+// The CA bundle used when ca_file is empty. libldap's GnuTLS backend has no "system store" of
+// its own: without a CA file it trusts nothing (or whatever /etc/ldap/ldap.conf says), so we
+// name Debian's bundle explicitly.
+inline constexpr std::string_view kSystemCaFile = "/etc/ssl/certs/ca-certificates.crt";
+
+// Longest user name and password authenticate() passes to the server; longer ones are refused
+// without I/O.
+constexpr std::size_t kMaxUserNameLength = 256;
+constexpr std::size_t kMaxPasswordLength = 4096;
+
+// For `nginx -t`: nullopt when the settings are usable, otherwise one message that starts with
+// the setting's name ("url \"x\": not an ldap:// or ldaps:// URL", "ca_file \"x\": cannot read",
+// "user_filter: ...", "base_dn: not a DN", ...). Reads ca_file from disk; no network I/O.
+std::optional<std::string> settings_error(const DirectorySettings& settings) noexcept;
+
+struct DirectoryUser {
+    std::string dn, user, email, display_name;
+    std::vector<std::string> groups;
+    std::string server_url;  // the server that authenticated the user
+};
+
+enum class AuthFailure {
+    // Unknown user, wrong password, empty password: ONE outcome to the client (no enumeration);
+    // the reason (for the log) may differ.
+    invalid_credentials,
+    ambiguous_user,  // the filter found more than one entry
+    unavailable,     // no server could be reached / TLS failed / service bind refused, after trying every URL
+    timeout,         // the last server tried timed out
+    internal,        // allocation failure, unexpected libldap error
+};
+
+// `user` is set on success (and `failure` means nothing); otherwise `failure` says why. `reason`
+// is one log-ready sentence in both cases (user names and server messages in it are quoted and
+// stripped of control characters); it never contains the user's password or the service password.
+struct AuthResult {
+    std::optional<DirectoryUser> user;
+    AuthFailure failure = AuthFailure::internal;
+    std::string reason;
+};
+
+class Directory {
+public:
+    // Expects settings that settings_error() accepted.
+    explicit Directory(DirectorySettings s);
+    Directory(const Directory& other);
+    Directory& operator=(const Directory&) = delete;
+
+    const DirectorySettings& settings() const noexcept { return settings_; }
+
+    // Thread-safe and blocking: one connection per call. Per server tried, every wait is bounded:
+    // the TCP connect (per address the host name resolves to; name resolution itself is not) and
+    // each wait of the TLS handshake by connect_timeout_ms; StartTLS, binds and searches by
+    // operation_timeout_ms. SIGPIPE from a dropped connection is blocked in the calling thread
+    // for the call's duration.
+    AuthResult authenticate(std::string_view user, std::string_view password) const noexcept;
+
+private:
+    DirectorySettings settings_;
+    // The URL that answered last: later calls start there, so a dead first server costs one
+    // connect timeout once rather than on every login.
+    mutable std::atomic<std::size_t> preferred_{0};
+};
+
+}  // namespace sso::ldap

@@ -1,0 +1,988 @@
+// settings_error() and Directory::authenticate() against a real slapd started from a temp dir.
+#include "ldap/directory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ldap.h>
+
+namespace sso::ldap {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr char kSlapd[] = "/usr/sbin/slapd";
+constexpr char kLdapAdd[] = "/usr/bin/ldapadd";
+constexpr char kOpenSsl[] = "/usr/bin/openssl";
+constexpr char kSuffix[] = "dc=example,dc=test";
+constexpr char kRootDn[] = "cn=admin,dc=example,dc=test";
+constexpr char kRootPassword[] = "admin-secret";
+constexpr char kReaderDn[] = "cn=reader,dc=example,dc=test";
+constexpr char kReaderPassword[] = "reader-secret";
+constexpr char kAlicePassword[] = "alice-pw";
+
+// ---------------------------------------------------------------------------------------------
+// Processes and sockets
+
+// fork + exec with stdout/stderr to `log`. The child dies with the test process (PDEATHSIG),
+// so a crashed test leaves no slapd behind.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    // Child: async-signal-safe calls only.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execv(argv[0], argv.data());
+    _exit(127);
+}
+
+int run(const std::vector<std::string>& args, const std::string& log) {
+    const pid_t pid = spawn(args, log);
+    if (pid < 0) return -1;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::filesystem::path& p, const std::string& content) {
+    std::ofstream(p) << content;
+}
+
+int bound_socket(int& port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    port = ntohs(addr.sin_port);
+    return fd;
+}
+
+// A port nothing listens on (the kernel picked it free; it is closed again at once).
+int closed_port() {
+    int port = 0;
+    const int fd = bound_socket(port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+std::string url_for(int port, const char* scheme = "ldap") {
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(port) + "/";
+}
+
+// Listens but never answers: connections complete in the kernel's backlog, so a client that
+// connects hangs until its own timeout, and the test can count the connections made.
+class SilentListener {
+public:
+    SilentListener() {
+        fd_ = bound_socket(port_);
+        if (fd_ >= 0 && listen(fd_, 16) != 0) {
+            close(fd_);
+            fd_ = -1;
+        }
+        if (fd_ >= 0) fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    }
+    ~SilentListener() {
+        for (const int c : accepted_) close(c);
+        if (fd_ >= 0) close(fd_);
+    }
+    bool ok() const { return fd_ >= 0; }
+    std::string url() const { return url_for(port_); }
+    // Connections made since the last call.
+    int take_connections() {
+        int n = 0;
+        for (;;) {
+            const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) return n;
+            accepted_.push_back(c);
+            ++n;
+        }
+    }
+
+private:
+    int fd_ = -1;
+    int port_ = 0;
+    std::vector<int> accepted_;
+};
+
+// Answers the first request on each connection with the first bytes of an LDAP message and
+// then goes silent, keeping the connection open: a read for the rest has nothing to wait for.
+class HalfAnswerServer {
+public:
+    HalfAnswerServer() {
+        fd_ = bound_socket(port_);
+        if (fd_ >= 0 && listen(fd_, 16) != 0) {
+            close(fd_);
+            fd_ = -1;
+        }
+        if (fd_ >= 0) thread_ = std::thread([this] { serve(); });
+    }
+    ~HalfAnswerServer() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        if (fd_ >= 0) close(fd_);
+    }
+    bool ok() const { return fd_ >= 0; }
+    std::string url() const { return url_for(port_); }
+
+private:
+    void serve() {
+        std::vector<int> clients;
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 20) <= 0) continue;
+            const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            clients.push_back(c);
+            char buf[4096];
+            pollfd q{c, POLLIN, 0};
+            if (poll(&q, 1, 2000) > 0 && read(c, buf, sizeof buf) > 0) {
+                // SEQUENCE with a 4-byte length, then nothing.
+                const unsigned char partial[] = {0x30, 0x84, 0x00};
+                if (write(c, partial, sizeof partial) < 0) continue;
+            }
+        }
+        for (const int c : clients) close(c);
+    }
+
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// slapd
+
+constexpr char kEntries[] = R"(dn: dc=example,dc=test
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,dc=example,dc=test
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=contractors,dc=example,dc=test
+objectClass: organizationalUnit
+ou: contractors
+
+dn: ou=groups,dc=example,dc=test
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=reader,dc=example,dc=test
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: reader-secret
+
+dn: uid=alice,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Liddell
+sn: Liddell
+mail: alice@example.test
+businessCategory: cn=Ops\, Team,ou=groups,dc=example,dc=test
+businessCategory: plain-group
+userPassword: alice-pw
+
+dn: uid=bob,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob Builder
+sn: Builder
+userPassword: bob-pw
+
+dn: uid=eve(x)*,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: eve(x)*
+cn: Eve
+sn: Odd
+userPassword: eve-pw
+
+dn: uid=carol,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: carol
+cn: Carol One
+sn: One
+userPassword: carol-pw
+
+dn: uid=carol,ou=contractors,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: carol
+cn: Carol Two
+sn: Two
+userPassword: carol-pw
+
+dn: cn=staff,ou=groups,dc=example,dc=test
+objectClass: groupOfNames
+cn: staff
+member: uid=alice,ou=people,dc=example,dc=test
+member: uid=bob,ou=people,dc=example,dc=test
+
+dn: cn=admins,ou=groups,dc=example,dc=test
+objectClass: groupOfNames
+cn: admins
+member: uid=alice,ou=people,dc=example,dc=test
+
+dn: cn=odd,ou=groups,dc=example,dc=test
+objectClass: groupOfNames
+cn: odd
+member: uid=eve(x)*,ou=people,dc=example,dc=test
+)";
+
+// One slapd on 127.0.0.1 with a plain port (StartTLS available) and an ldaps port, a test CA,
+// and the entries above. Killed by PID when destroyed.
+class Slapd {
+public:
+    ~Slapd() { stop(); }
+
+    // Empty on success, else what went wrong (with slapd's log).
+    std::string start() {
+        char tmpl[] = "/tmp/sso-ldap-test-XXXXXX";
+        if (!mkdtemp(tmpl)) return "mkdtemp failed";
+        dir_ = tmpl;
+        std::filesystem::create_directory(dir_ / "db");
+        if (auto error = make_certificates(); !error.empty()) return error;
+
+        port_ = closed_port();
+        ldaps_port_ = closed_port();
+        const std::string d = dir_.string();
+        write_file(dir_ / "slapd.conf",
+                   "include /etc/ldap/schema/core.schema\n"
+                   "include /etc/ldap/schema/cosine.schema\n"
+                   "include /etc/ldap/schema/inetorgperson.schema\n"
+                   "pidfile " +
+                       d +
+                       "/slapd.pid\n"
+                       "argsfile " +
+                       d +
+                       "/slapd.args\n"
+                       "modulepath /usr/lib/ldap\n"
+                       "moduleload back_mdb\n"
+                       "moduleload memberof\n"
+                       "TLSCACertificateFile " +
+                       d +
+                       "/ca.pem\n"
+                       "TLSCertificateFile " +
+                       d +
+                       "/server.pem\n"
+                       "TLSCertificateKeyFile " +
+                       d +
+                       "/server.key\n"
+                       "access to attrs=userPassword by self write by anonymous auth by * none\n"
+                       "access to * by * read\n"
+                       "database mdb\n"
+                       "maxsize 16777216\n"
+                       "suffix \"" +
+                       std::string(kSuffix) +
+                       "\"\n"
+                       "rootdn \"" +
+                       std::string(kRootDn) +
+                       "\"\n"
+                       "rootpw " +
+                       std::string(kRootPassword) +
+                       "\n"
+                       "directory " +
+                       d +
+                       "/db\n"
+                       "overlay memberof\n");
+        pid_ = spawn({kSlapd, "-d", "0", "-f", d + "/slapd.conf", "-h", url() + " " + ldaps_url()}, log());
+        if (pid_ < 0) return "fork failed";
+        if (auto error = wait_until_ready(); !error.empty()) return error + "\n" + read_file(log());
+
+        write_file(dir_ / "entries.ldif", kEntries);
+        if (run({kLdapAdd, "-x", "-H", url(), "-D", kRootDn, "-w", kRootPassword, "-f", d + "/entries.ldif"}, log()) !=
+            0) {
+            return "ldapadd failed\n" + read_file(log());
+        }
+        return {};
+    }
+
+    void stop() {
+        if (pid_ > 0) {
+            kill(pid_, SIGCONT);
+            kill(pid_, SIGTERM);
+            const auto deadline = Clock::now() + milliseconds(3000);
+            int status = 0;
+            while (waitpid(pid_, &status, WNOHANG) == 0) {
+                if (Clock::now() > deadline) {
+                    kill(pid_, SIGKILL);
+                    waitpid(pid_, &status, 0);
+                    break;
+                }
+                std::this_thread::sleep_for(milliseconds(5));
+            }
+            pid_ = -1;
+        }
+        if (!dir_.empty()) {
+            std::error_code ignored;
+            std::filesystem::remove_all(dir_, ignored);
+            dir_.clear();
+        }
+    }
+
+    // kill() only queues SIGSTOP: wait until every slapd thread has actually stopped, or a
+    // request sent right after could still be answered.
+    void pause() const {
+        kill(pid_, SIGSTOP);
+        int status = 0;
+        while (waitpid(pid_, &status, WUNTRACED) == pid_ && !WIFSTOPPED(status)) {
+        }
+    }
+    void resume() const { kill(pid_, SIGCONT); }
+
+    std::string url() const { return url_for(port_); }
+    std::string ldaps_url() const { return url_for(ldaps_port_, "ldaps"); }
+    std::string ca_file() const { return (dir_ / "ca.pem").string(); }
+    std::string other_ca_file() const { return (dir_ / "other-ca.pem").string(); }
+
+private:
+    std::string log() const { return (dir_ / "log").string(); }
+
+    std::string make_certificates() {
+        const std::string d = dir_.string();
+        write_file(dir_ / "server.ext",
+                   "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+        const auto ca = [&](const std::string& name) {
+            return run({kOpenSsl,
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1",
+                        "-nodes",
+                        "-keyout",
+                        d + "/" + name + ".key",
+                        "-out",
+                        d + "/" + name + ".pem",
+                        "-days",
+                        "2",
+                        "-subj",
+                        "/CN=nginx-sso test " + name,
+                        "-addext",
+                        "basicConstraints=critical,CA:TRUE",
+                        "-addext",
+                        "keyUsage=critical,keyCertSign,cRLSign"},
+                       log());
+        };
+        if (ca("ca") != 0 || ca("other-ca") != 0) return "openssl: CA certificates\n" + read_file(log());
+        if (run({kOpenSsl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                 d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+                log()) != 0 ||
+            run({kOpenSsl, "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+                 "-set_serial", "2", "-days", "2", "-extfile", d + "/server.ext", "-out", d + "/server.pem"},
+                log()) != 0) {
+            return "openssl: server certificate\n" + read_file(log());
+        }
+        return {};
+    }
+
+    // Polls (connect + a root DSE search) until slapd answers; no fixed sleeps.
+    std::string wait_until_ready() const {
+        const auto deadline = Clock::now() + milliseconds(10000);
+        while (Clock::now() < deadline) {
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) return "slapd exited during startup";
+            LDAP* raw = nullptr;
+            if (ldap_initialize(&raw, url().c_str()) == LDAP_SUCCESS) {
+                int version = LDAP_VERSION3;
+                ldap_set_option(raw, LDAP_OPT_PROTOCOL_VERSION, &version);
+                timeval tv{1, 0};
+                ldap_set_option(raw, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+                LDAPMessage* res = nullptr;
+                char no_attributes[] = "1.1";
+                char* attrs[] = {no_attributes, nullptr};
+                const int rc = ldap_search_ext_s(raw, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr,
+                                                 nullptr, &tv, 1, &res);
+                if (res) ldap_msgfree(res);
+                ldap_unbind_ext_s(raw, nullptr, nullptr);
+                if (rc == LDAP_SUCCESS) return {};
+            }
+            std::this_thread::sleep_for(milliseconds(10));  // poll interval
+        }
+        return "slapd did not answer within 10 s";
+    }
+
+    std::filesystem::path dir_;
+    pid_t pid_ = -1;
+    int port_ = 0;
+    int ldaps_port_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for results
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// Neither password may ever reach a log line.
+void expect_no_secrets(const AuthResult& r, std::initializer_list<std::string_view> secrets) {
+    for (const auto secret : secrets) {
+        EXPECT_EQ(r.reason.find(secret), std::string::npos) << "reason leaks a password: " << r.reason;
+    }
+}
+
+const char* name_of(AuthFailure f) {
+    switch (f) {
+        case AuthFailure::invalid_credentials:
+            return "invalid_credentials";
+        case AuthFailure::ambiguous_user:
+            return "ambiguous_user";
+        case AuthFailure::unavailable:
+            return "unavailable";
+        case AuthFailure::timeout:
+            return "timeout";
+        case AuthFailure::internal:
+            return "internal";
+    }
+    return "?";
+}
+
+#define EXPECT_FAILURE(result, expected)                                   \
+    do {                                                                   \
+        const AuthResult& r_ = (result);                                   \
+        EXPECT_FALSE(r_.user.has_value()) << r_.reason;                    \
+        EXPECT_STREQ(name_of(r_.failure), name_of(expected)) << r_.reason; \
+        EXPECT_FALSE(r_.reason.empty());                                   \
+    } while (0)
+
+// ---------------------------------------------------------------------------------------------
+// settings_error
+
+DirectorySettings good_settings() {
+    DirectorySettings s;
+    s.name = "corp";
+    s.urls = {"ldap://127.0.0.1:389/", "ldaps://ldap2.example.test:636/"};
+    s.bind_dn = kReaderDn;
+    s.bind_password = "s3rvice-pw";
+    s.base_dn = kSuffix;
+    s.group_base = "ou=groups,dc=example,dc=test";
+    return s;
+}
+
+TEST(LdapSettings, GoodSettingsPass) {
+    EXPECT_EQ(settings_error(good_settings()), std::nullopt);
+
+    DirectorySettings anonymous = good_settings();
+    anonymous.bind_dn.clear();
+    anonymous.bind_password.clear();
+    anonymous.group_base.clear();
+    anonymous.urls = {"ldap://dc1.example.test"};
+    anonymous.starttls = true;
+    anonymous.scope = Scope::one;
+    anonymous.user_filter = "(&(objectClass=user)(sAMAccountName=%u))";
+    anonymous.user_attribute = "sAMAccountName";
+    anonymous.email_attribute.clear();
+    anonymous.group_attribute.clear();
+    EXPECT_EQ(settings_error(anonymous), std::nullopt);
+
+    DirectorySettings with_ca = good_settings();
+    with_ca.ca_file = std::string(kSystemCaFile);
+    with_ca.verify_cert = false;
+    with_ca.name_attribute = "2.5.4.3";
+    with_ca.group_filter = "(|(member=%D)(memberUid=%u))";
+    EXPECT_EQ(settings_error(with_ca), std::nullopt);
+}
+
+TEST(LdapSettings, EveryRefusalNamesItsSetting) {
+    const std::string not_pem = ::testing::TempDir() + "/sso-ldap-not-a-ca.txt";
+    write_file(not_pem, "just text\n");
+
+    struct Case {
+        const char* setting;
+        void (*change)(DirectorySettings&, const std::string&);
+    };
+    const Case cases[] = {
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls.clear(); }},
+        {"url \"http://x/\"", [](DirectorySettings& s, const std::string&) { s.urls = {"http://x/"}; }},
+        {"url \"ldapi:///\"", [](DirectorySettings& s, const std::string&) { s.urls = {"ldapi:///"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"ldap://a ldap://b"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"ldap://a,ldap://b"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"ldap://h/dc=example,dc=test?uid?sub"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"ldap:///"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"ldap://h:99999/"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {"not a url"}; }},
+        {"url", [](DirectorySettings& s, const std::string&) { s.urls = {""}; }},
+        {"url \"ldaps://ldap2.example.test:636/\"",
+         [](DirectorySettings& s, const std::string&) { s.starttls = true; }},
+        {"connect_timeout", [](DirectorySettings& s, const std::string&) { s.connect_timeout_ms = 0; }},
+        {"operation_timeout", [](DirectorySettings& s, const std::string&) { s.operation_timeout_ms = -1; }},
+        {"ca_file \"/nonexistent/ca.pem\"",
+         [](DirectorySettings& s, const std::string&) { s.ca_file = "/nonexistent/ca.pem"; }},
+        {"ca_file", [](DirectorySettings& s, const std::string& pem) { s.ca_file = pem; }},
+        {"bind_dn", [](DirectorySettings& s, const std::string&) { s.bind_dn = "not a dn"; }},
+        {"bind_password", [](DirectorySettings& s, const std::string&) { s.bind_password.clear(); }},
+        {"bind_password", [](DirectorySettings& s, const std::string&) { s.bind_dn.clear(); }},
+        {"base_dn", [](DirectorySettings& s, const std::string&) { s.base_dn.clear(); }},
+        {"base_dn", [](DirectorySettings& s, const std::string&) { s.base_dn = "example.test"; }},
+        {"scope", [](DirectorySettings& s, const std::string&) { s.scope = static_cast<Scope>(7); }},
+        {"user_filter", [](DirectorySettings& s, const std::string&) { s.user_filter = "(uid=%x)"; }},
+        {"user_filter", [](DirectorySettings& s, const std::string&) { s.user_filter = "(uid=%u"; }},
+        {"user_filter", [](DirectorySettings& s, const std::string&) { s.user_filter = "(uid=alice)"; }},
+        {"user_filter", [](DirectorySettings& s, const std::string&) { s.user_filter = "(&(uid=%u)(member=%D))"; }},
+        {"user_filter", [](DirectorySettings& s, const std::string&) { s.user_filter = "(%u=x)"; }},
+        {"user_attribute", [](DirectorySettings& s, const std::string&) { s.user_attribute = "a b"; }},
+        {"email_attribute", [](DirectorySettings& s, const std::string&) { s.email_attribute = "mail)("; }},
+        {"name_attribute", [](DirectorySettings& s, const std::string&) { s.name_attribute = "cn=x"; }},
+        {"group_attribute", [](DirectorySettings& s, const std::string&) { s.group_attribute = "*"; }},
+        {"group_base", [](DirectorySettings& s, const std::string&) { s.group_base = "groups"; }},
+        {"group_filter", [](DirectorySettings& s, const std::string&) { s.group_filter = "(member=%x)"; }},
+        {"group_filter",
+         [](DirectorySettings& s, const std::string&) { s.group_filter = "(objectClass=groupOfNames)"; }},
+        {"group_name_attribute", [](DirectorySettings& s, const std::string&) { s.group_name_attribute.clear(); }},
+    };
+    for (const auto& c : cases) {
+        DirectorySettings s = good_settings();
+        c.change(s, not_pem);
+        const auto error = settings_error(s);
+        ASSERT_TRUE(error.has_value()) << c.setting;
+        EXPECT_EQ(error->rfind(c.setting, 0), 0u) << "expected \"" << c.setting << "...\", got: " << *error;
+        EXPECT_EQ(error->find("s3rvice-pw"), std::string::npos) << *error;
+    }
+    std::filesystem::remove(not_pem);
+}
+
+TEST(LdapSettings, MessagesAreReadable) {
+    DirectorySettings s = good_settings();
+    s.urls = {"http://x/"};
+    EXPECT_EQ(settings_error(s), "url \"http://x/\": not an ldap:// or ldaps:// URL");
+    s = good_settings();
+    s.base_dn = "example.test";
+    EXPECT_EQ(settings_error(s), "base_dn \"example.test\": not a DN");
+    s = good_settings();
+    s.ca_file = "/nonexistent/ca.pem";
+    const auto error = settings_error(s);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->rfind("ca_file \"/nonexistent/ca.pem\": cannot read", 0), 0u) << *error;
+    // Group settings are not checked when groups come from the user entry.
+    s = good_settings();
+    s.group_base.clear();
+    s.group_filter = "(broken";
+    EXPECT_EQ(settings_error(s), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// authenticate without a server
+
+TEST(LdapDirectory, RefusedCredentialsNeverTouchTheNetwork) {
+    SilentListener listener;
+    ASSERT_TRUE(listener.ok());
+    DirectorySettings s = good_settings();
+    s.urls = {listener.url()};
+    s.operation_timeout_ms = 2000;
+    const Directory directory(s);
+    const std::string long_name(kMaxUserNameLength + 1, 'a');
+    const std::string long_password(kMaxPasswordLength + 1, 'p');
+    const std::pair<std::string, std::string> refused[] = {
+        {"alice", ""},
+        {"", "secret"},
+        {long_name, "secret"},
+        {std::string("ali\0ce", 6), "secret"},
+        {"alice", long_password},
+    };
+    for (const auto& [user, password] : refused) {
+        const auto started = Clock::now();
+        const AuthResult r = directory.authenticate(user, password);
+        EXPECT_LT(Clock::now() - started, milliseconds(200));
+        EXPECT_FAILURE(r, AuthFailure::invalid_credentials);
+        EXPECT_EQ(listener.take_connections(), 0) << "network I/O for user of " << user.size() << " bytes";
+        expect_no_secrets(r, {"secret", long_password, "s3rvice-pw"});
+    }
+    // The longest accepted name does reach the server (here: connects, then times out quickly).
+    s.operation_timeout_ms = 100;
+    s.connect_timeout_ms = 100;
+    const AuthResult r = Directory(s).authenticate(std::string(kMaxUserNameLength, 'a'), "secret");
+    EXPECT_FAILURE(r, AuthFailure::timeout);
+    EXPECT_EQ(listener.take_connections(), 1);
+}
+
+TEST(LdapDirectory, ServerThatStopsMidAnswerTimesOut) {
+    // A reply that stops half-way ends in a timeout, not a hang.
+    HalfAnswerServer server;
+    ASSERT_TRUE(server.ok());
+    DirectorySettings s = good_settings();
+    s.urls = {server.url()};
+    s.operation_timeout_ms = 300;
+    const auto started = Clock::now();
+    const AuthResult r = Directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_LT(Clock::now() - started, milliseconds(3000));
+    EXPECT_FAILURE(r, AuthFailure::timeout);
+}
+
+TEST(LdapDirectory, AllServersDownIsUnavailable) {
+    DirectorySettings s = good_settings();
+    const std::string first = url_for(closed_port()), second = url_for(closed_port());
+    s.urls = {first, second};
+    const auto started = Clock::now();
+    const AuthResult r = Directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_LT(Clock::now() - started, milliseconds(2000));
+    EXPECT_FAILURE(r, AuthFailure::unavailable);
+    EXPECT_NE(r.reason.find(first), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find(second), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("Can't contact LDAP server"), std::string::npos) << r.reason;
+    expect_no_secrets(r, {kAlicePassword, "s3rvice-pw"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// authenticate against slapd
+
+class LdapDirectoryTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        // A write to a connection slapd dropped must fail with EPIPE, not kill the test binary
+        // (nginx ignores SIGPIPE too).
+        signal(SIGPIPE, SIG_IGN);
+        slapd_ = new Slapd;
+        startup_error_ = new std::string(slapd_->start());
+    }
+    static void TearDownTestSuite() {
+        delete slapd_;  // kills slapd by PID, removes its directory
+        slapd_ = nullptr;
+        delete startup_error_;
+        startup_error_ = nullptr;
+    }
+    void SetUp() override { ASSERT_TRUE(startup_error_->empty()) << *startup_error_; }
+
+    static DirectorySettings settings() {
+        DirectorySettings s;
+        s.name = "test";
+        s.urls = {slapd_->url()};
+        s.bind_dn = kReaderDn;
+        s.bind_password = kReaderPassword;
+        s.base_dn = kSuffix;
+        s.user_filter = "(&(objectClass=inetOrgPerson)(uid=%u))";
+        s.group_base = "ou=groups,dc=example,dc=test";
+        s.connect_timeout_ms = 2000;
+        s.operation_timeout_ms = 2000;
+        return s;
+    }
+
+    static Directory directory(const DirectorySettings& s) {
+        EXPECT_EQ(settings_error(s), std::nullopt);
+        return Directory(s);
+    }
+
+    static Slapd* slapd_;
+    static std::string* startup_error_;
+};
+
+Slapd* LdapDirectoryTest::slapd_ = nullptr;
+std::string* LdapDirectoryTest::startup_error_ = nullptr;
+
+TEST_F(LdapDirectoryTest, SuccessWithAttributesAndGroupSearch) {
+    const AuthResult r = directory(settings()).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->dn, "uid=alice,ou=people,dc=example,dc=test");
+    EXPECT_EQ(r.user->user, "alice");
+    EXPECT_EQ(r.user->email, "alice@example.test");
+    EXPECT_EQ(r.user->display_name, "Alice Liddell");
+    EXPECT_EQ(sorted(r.user->groups), (std::vector<std::string>{"admins", "staff"}));
+    EXPECT_EQ(r.user->server_url, slapd_->url());
+    expect_no_secrets(r, {kAlicePassword, kReaderPassword});
+}
+
+TEST_F(LdapDirectoryTest, GroupsFromMemberOfOnTheUserEntry) {
+    DirectorySettings s = settings();
+    s.group_base.clear();  // group_attribute "memberOf" (the memberof overlay keeps it)
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(sorted(r.user->groups), (std::vector<std::string>{"admins", "staff"}));
+}
+
+TEST_F(LdapDirectoryTest, GroupAttributeDnValuesBecomeNamesOthersKept) {
+    DirectorySettings s = settings();
+    s.group_base.clear();
+    s.group_attribute = "businessCategory";
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    // "cn=Ops\, Team,ou=groups,..." -> "Ops, Team" (first RDN, unescaped); "plain-group" as is.
+    EXPECT_EQ(sorted(r.user->groups), (std::vector<std::string>{"Ops, Team", "plain-group"}));
+}
+
+TEST_F(LdapDirectoryTest, AnonymousSearchAndCanonicalUserName) {
+    DirectorySettings s = settings();
+    s.bind_dn.clear();
+    s.bind_password.clear();
+    const AuthResult r = directory(s).authenticate("BOB", "bob-pw");
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->user, "bob");  // the directory's spelling, not the login's
+    EXPECT_EQ(r.user->email, "");    // bob has no mail
+    EXPECT_EQ(r.user->display_name, "Bob Builder");
+    EXPECT_EQ(r.user->groups, (std::vector<std::string>{"staff"}));
+}
+
+TEST_F(LdapDirectoryTest, UserFallsBackToLoginNameWithoutUserAttribute) {
+    DirectorySettings s = settings();
+    s.user_attribute = "employeeNumber";  // nobody has one
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->user, "alice");
+}
+
+TEST_F(LdapDirectoryTest, WrongPassword) {
+    const AuthResult r = directory(settings()).authenticate("alice", "not-alices-pw");
+    EXPECT_FAILURE(r, AuthFailure::invalid_credentials);
+    EXPECT_NE(r.reason.find("wrong password for \"uid=alice,ou=people,dc=example,dc=test\""), std::string::npos)
+        << r.reason;
+    expect_no_secrets(r, {"not-alices-pw", kAlicePassword, kReaderPassword});
+}
+
+TEST_F(LdapDirectoryTest, UnknownUserSameOutcomeAsWrongPassword) {
+    const AuthResult r = directory(settings()).authenticate("mallory", "whatever-pw");
+    EXPECT_FAILURE(r, AuthFailure::invalid_credentials);
+    EXPECT_NE(r.reason.find("no entry matches"), std::string::npos) << r.reason;
+    expect_no_secrets(r, {"whatever-pw", kReaderPassword});
+}
+
+TEST_F(LdapDirectoryTest, EmptyPasswordRefused) {
+    const AuthResult r = directory(settings()).authenticate("alice", "");
+    EXPECT_FAILURE(r, AuthFailure::invalid_credentials);
+}
+
+TEST_F(LdapDirectoryTest, InjectionAttemptsFindNobody) {
+    const Directory d = directory(settings());
+    for (const char* attack :
+         {"*", "alice)(uid=*", "*)(uid=*))(|(uid=*", "alice)(|(uid=*)", "al*", "*)(objectClass=*"}) {
+        const AuthResult r = d.authenticate(attack, kAlicePassword);
+        EXPECT_FAILURE(r, AuthFailure::invalid_credentials);
+        EXPECT_NE(r.reason.find("no entry matches"), std::string::npos) << attack << ": " << r.reason;
+    }
+}
+
+TEST_F(LdapDirectoryTest, SpecialCharactersInNameAndDnAreEscaped) {
+    // uid "eve(x)*": the user filter and the %D group filter both need escaping to match.
+    const AuthResult r = directory(settings()).authenticate("eve(x)*", "eve-pw");
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->dn, "uid=eve(x)*,ou=people,dc=example,dc=test");
+    EXPECT_EQ(r.user->groups, (std::vector<std::string>{"odd"}));
+}
+
+TEST_F(LdapDirectoryTest, AmbiguousUser) {
+    const AuthResult r = directory(settings()).authenticate("carol", "carol-pw");
+    EXPECT_FAILURE(r, AuthFailure::ambiguous_user);
+    expect_no_secrets(r, {"carol-pw", kReaderPassword});
+}
+
+TEST_F(LdapDirectoryTest, ServiceBindRefusedIsUnavailable) {
+    DirectorySettings s = settings();
+    s.bind_password = "wrong-service-pw";
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_FAILURE(r, AuthFailure::unavailable);
+    EXPECT_NE(r.reason.find("service bind"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("Invalid credentials"), std::string::npos) << r.reason;
+    expect_no_secrets(r, {"wrong-service-pw", kAlicePassword});
+}
+
+TEST_F(LdapDirectoryTest, FailoverToTheSecondUrl) {
+    DirectorySettings s = settings();
+    s.urls = {url_for(closed_port()), slapd_->url()};
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->server_url, slapd_->url());
+}
+
+TEST_F(LdapDirectoryTest, LaterCallsStartAtTheServerThatAnswered) {
+    SilentListener hung;
+    ASSERT_TRUE(hung.ok());
+    DirectorySettings s = settings();
+    s.urls = {hung.url(), slapd_->url()};
+    s.operation_timeout_ms = 400;
+    const Directory d = directory(s);
+    const AuthResult first = d.authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(first.user.has_value()) << first.reason;
+    EXPECT_EQ(hung.take_connections(), 1);
+    for (int i = 0; i < 3; ++i) {
+        const AuthResult again = d.authenticate("bob", "bob-pw");
+        ASSERT_TRUE(again.user.has_value()) << again.reason;
+    }
+    EXPECT_EQ(hung.take_connections(), 0) << "the hung server was tried again";
+}
+
+// Resumes a SIGSTOPped slapd even when an assertion fails half-way.
+struct Resume {
+    const Slapd& slapd;
+    ~Resume() { slapd.resume(); }
+};
+
+TEST_F(LdapDirectoryTest, StoppedServerTimesOut) {
+    DirectorySettings with_service = settings();
+    with_service.operation_timeout_ms = 500;
+    with_service.connect_timeout_ms = 500;
+    DirectorySettings anonymous = with_service;  // the search is the first operation
+    anonymous.bind_dn.clear();
+    anonymous.bind_password.clear();
+    DirectorySettings starttls = with_service;  // StartTLS is the first operation
+    starttls.starttls = true;
+    starttls.ca_file = slapd_->ca_file();
+
+    slapd_->pause();
+    const Resume resume{*slapd_};
+    for (const auto* s : {&with_service, &anonymous, &starttls}) {
+        const auto started = Clock::now();
+        const AuthResult r = directory(*s).authenticate("alice", kAlicePassword);
+        const auto took = Clock::now() - started;
+        EXPECT_FAILURE(r, AuthFailure::timeout);
+        EXPECT_LT(took, milliseconds(3000));
+        EXPECT_GE(took, milliseconds(400));
+        EXPECT_NE(r.reason.find(slapd_->url()), std::string::npos) << r.reason;
+        expect_no_secrets(r, {kAlicePassword, kReaderPassword});
+    }
+}
+
+TEST_F(LdapDirectoryTest, StoppedLdapsServerTimesOutInTheHandshake) {
+    DirectorySettings s = settings();
+    s.urls = {slapd_->ldaps_url()};
+    s.ca_file = slapd_->ca_file();
+    s.operation_timeout_ms = 500;
+    s.connect_timeout_ms = 500;  // libldap bounds the TLS handshake by the connect timeout
+    slapd_->pause();
+    const Resume resume{*slapd_};
+    const auto started = Clock::now();
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_FAILURE(r, AuthFailure::timeout);
+    EXPECT_LT(Clock::now() - started, milliseconds(3000));
+}
+
+TEST_F(LdapDirectoryTest, ConcurrentLogins) {
+    const Directory d = directory(settings());
+    std::atomic<int> ok{0};
+    std::vector<std::string> failures(8);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 5; ++i) {
+                const bool alice = (t + i) % 2 == 0;
+                const AuthResult r = d.authenticate(alice ? "alice" : "bob", alice ? kAlicePassword : "bob-pw");
+                if (r.user && r.user->user == (alice ? "alice" : "bob")) {
+                    ++ok;
+                } else {
+                    failures[t] = r.reason;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 40);
+    for (const auto& f : failures) EXPECT_EQ(f, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS: per-handle contexts, verification on by default, no fallback to plain text
+
+TEST_F(LdapDirectoryTest, LdapsWithCaFile) {
+    DirectorySettings s = settings();
+    s.urls = {slapd_->ldaps_url()};
+    s.ca_file = slapd_->ca_file();
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+    EXPECT_EQ(r.user->server_url, slapd_->ldaps_url());
+}
+
+TEST_F(LdapDirectoryTest, LdapsWithTheWrongCaIsUnavailable) {
+    DirectorySettings s = settings();
+    s.urls = {slapd_->ldaps_url()};
+    s.ca_file = slapd_->other_ca_file();
+    EXPECT_FAILURE(directory(s).authenticate("alice", kAlicePassword), AuthFailure::unavailable);
+    // The system store does not know the test CA either.
+    s.ca_file.clear();
+    EXPECT_FAILURE(directory(s).authenticate("alice", kAlicePassword), AuthFailure::unavailable);
+    // Unless the administrator turned verification off.
+    s.ca_file = slapd_->other_ca_file();
+    s.verify_cert = false;
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_TRUE(r.user.has_value()) << r.reason;
+}
+
+TEST_F(LdapDirectoryTest, StartTls) {
+    DirectorySettings s = settings();
+    s.starttls = true;
+    s.ca_file = slapd_->ca_file();
+    const AuthResult r = directory(s).authenticate("alice", kAlicePassword);
+    ASSERT_TRUE(r.user.has_value()) << r.reason;
+
+    // A certificate that does not verify: StartTLS fails and nothing goes out in plain text.
+    s.ca_file = slapd_->other_ca_file();
+    const AuthResult refused = directory(s).authenticate("alice", kAlicePassword);
+    EXPECT_FAILURE(refused, AuthFailure::unavailable);
+    EXPECT_NE(refused.reason.find("StartTLS"), std::string::npos) << refused.reason;
+}
+
+TEST_F(LdapDirectoryTest, TlsSettingsStayPerDirectory) {
+    // Two directories with opposite TLS settings used side by side, from several threads: each
+    // handle has its own context, so neither one's CA or verification leaks into the other.
+    DirectorySettings good = settings();
+    good.urls = {slapd_->ldaps_url()};
+    good.ca_file = slapd_->ca_file();
+    DirectorySettings bad = good;
+    bad.ca_file = slapd_->other_ca_file();
+    const Directory trusted = directory(good), untrusted = directory(bad);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 3; ++i) {
+                const bool use_trusted = (t + i) % 2 == 0;
+                const AuthResult r = (use_trusted ? trusted : untrusted).authenticate("alice", kAlicePassword);
+                if (r.user.has_value() != use_trusted) ++wrong;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace sso::ldap
