@@ -31,24 +31,34 @@ TIMEOUT = 20.0
 PRELOAD = os.environ.get("NGX_SSO_PRELOAD", "")
 
 
+def sanitizer_dir(workdir):
+    """Where sanitizer reports go: writable by nginx's workers, which run as nobody."""
+    d = os.path.join(workdir, "sanitizer")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o1777)
+    return d
+
+
 def nginx_env(workdir):
     """nginx's environment; under the sanitizer run every report goes to a file we check."""
     env = dict(os.environ)
     env.pop("NGX_SSO_PRELOAD", None)
     if PRELOAD:
         env["LD_PRELOAD"] = PRELOAD
+        d = sanitizer_dir(workdir)
         # nginx's own pools are freed by process exit, not by free(): leak reports would be
         # about nginx, not us. Memory errors and UB still abort and are reported.
-        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % workdir
-        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1:log_path=%s/ubsan" % workdir
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % d
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1:log_path=%s/ubsan" % d
     return env
 
 
 def sanitizer_reports(workdir):
     out = []
-    for name in sorted(os.listdir(workdir)):
+    d = os.path.join(workdir, "sanitizer")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         if name.startswith(("asan.", "ubsan.")):
-            with open(os.path.join(workdir, name), errors="replace") as f:
+            with open(os.path.join(d, name), errors="replace") as f:
                 out.append(name + ":\n" + f.read())
     return out
 
