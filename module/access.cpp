@@ -3,6 +3,8 @@
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
+#include "module/ldap_flow.hpp"
+#include "session/form.hpp"
 #include "session/return_target.hpp"
 
 namespace sso::ngx {
@@ -11,9 +13,13 @@ namespace {
 void finish(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     ctx->phase = Phase::done;
-    if (ctx->async) {  // the handler already returned NGX_AGAIN: run the phases again
-        ngx_http_core_run_phases(r);
-        ngx_http_run_posted_requests(r->connection);
+    if (ctx->async) {
+        // The handler already returned NGX_AGAIN: run the phases again, through the request's
+        // own write handler, which is the phase runner unless nginx has since given up on it.
+        // The request may be finished and freed by then: keep its connection first.
+        ngx_connection_t* c = r->connection;
+        r->write_event_handler(r);
+        ngx_http_run_posted_requests(c);
     }
 }
 
@@ -35,10 +41,37 @@ bool is_browser_navigation(ngx_http_request_t* r) noexcept {
     return !(xrw && contains_ci(*xrw, "XMLHttpRequest"));
 }
 
+// How a browser signs in here: SAML when chosen, or by default when this server has IdP
+// metadata; the directory's form otherwise.
+bool signs_in_with_saml(const SrvConf* scf, const LocConf* lcf) noexcept {
+    if (lcf->login == login_saml) return true;
+    if (lcf->login == login_ldap) return false;
+    return scf->rt->sp || !lcf->ldap;
+}
+
+void send_to_form(ngx_http_request_t* r, RequestCtx* ctx, std::string_view target) noexcept {
+    SrvConf* scf = srv_conf(r);
+    if (!scf->ldap_form_uri.len) {
+        decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
+                    "LDAP sign-in needs a prefix location with sso_endpoint in this server", "Sign-in unavailable",
+                    "The sign-in page of this site is not configured.");
+        return;
+    }
+    try {
+        decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY,
+                        std::string(sv(scf->ldap_form_uri)) + "?return_to=" + url_encode(target));
+    } catch (...) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
 void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     SrvConf* scf = srv_conf(r);
     LocConf* lcf = loc_conf(r);
-    if (!scf->rt->sp) {
+    // API clients sign in on the request itself.
+    if (lcf->ldap && lcf->ldap_basic && basic_sign_in(r, ctx, *lcf->ldap, finish) == BasicStatus::started) return;
+    const bool saml = signs_in_with_saml(scf, lcf);
+    if (saml && !scf->rt->sp) {
         decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_INFO,
                     "access denied: SAML is off for this server (no sso_idp_metadata) and no session",
                     "Sign-in unavailable",
@@ -51,14 +84,21 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_INFO, "no session: not a browser navigation, answering 401",
                     "Authentication required",
                     "Sign in through a browser first; this request carries no valid session.");
+        if (lcf->ldap && lcf->ldap_basic) set_basic_challenge(r, ctx, *lcf->ldap);
         finish(r);
         return;
     }
     // The original URL comes back after the login; a request line such as "//evil/" must not
     // turn that into an open redirect.
     auto target = safe_return_target(sv(r->unparsed_uri), request_scheme(r), request_host(r));
+    const std::string_view back = target ? std::string_view(*target) : std::string_view("/");
+    if (!saml) {
+        send_to_form(r, ctx, back);
+        finish(r);
+        return;
+    }
     try {
-        start_login(r, ctx, target ? std::string_view(*target) : std::string_view("/"), finish);
+        start_login(r, ctx, back, finish);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);

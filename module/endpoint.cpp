@@ -37,23 +37,6 @@ std::string_view last_segment(ngx_http_request_t* r) noexcept {
     return slash == std::string_view::npos ? uri : uri.substr(slash + 1);
 }
 
-// ?return_to=… checked against our own origin; "/" when absent.
-std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept {
-    refused = false;
-    ngx_str_t value;
-    if (ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &value) != NGX_OK)
-        return std::string("/");
-    try {
-        auto decoded = url_decode(sv(value), true);
-        auto target = decoded ? safe_return_target(*decoded, request_scheme(r), request_host(r)) : std::nullopt;
-        if (!target) refused = true;
-        return target;
-    } catch (...) {
-        refused = true;
-        return std::nullopt;
-    }
-}
-
 // --- ACS: take the pending request, refuse replays, create the session -----------------------
 
 void acs_session_saved(void* data, StoreReply reply) noexcept {
@@ -130,25 +113,6 @@ void acs_pending_taken(void* data, StoreReply reply) noexcept {
     ctx->return_to = pool_copy(r->pool, pending.substr(nl + 1));
     main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
                                     ngx_time(), acs_assertion_recorded, r);
-}
-
-// The body is in memory or, when large, in a temporary file.
-std::optional<std::string> request_body(ngx_http_request_t* r) {
-    if (!r->request_body || !r->request_body->bufs) return std::nullopt;
-    std::string body;
-    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
-        ngx_buf_t* b = cl->buf;
-        if (b->in_file) {
-            const std::size_t len = static_cast<std::size_t>(b->file_last - b->file_pos);
-            const std::size_t at = body.size();
-            body.resize(at + len);
-            const ssize_t n = ngx_read_file(b->file, reinterpret_cast<u_char*>(body.data() + at), len, b->file_pos);
-            if (n != static_cast<ssize_t>(len)) return std::nullopt;
-        } else {
-            body.append(reinterpret_cast<const char*>(b->pos), static_cast<std::size_t>(b->last - b->pos));
-        }
-    }
-    return body;
 }
 
 void acs_body_read(ngx_http_request_t* r) noexcept {
@@ -321,9 +285,10 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         return logout(r, ctx);
     }
+    if (action == "ldap") return ldap_form_handler(r, ctx);
     if (action != "metadata" && action != "login" && action != "acs")
         return send_page(r, NGX_HTTP_NOT_FOUND, "Not found",
-                         "This sign-in endpoint serves metadata, login, acs and logout.");
+                         "This sign-in endpoint serves metadata, login, acs, ldap and logout.");
     if (action == "metadata" && !scf->rt->sp_metadata.empty()) {
         if (!get) return NGX_HTTP_NOT_ALLOWED;
         return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp_metadata);

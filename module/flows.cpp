@@ -1,6 +1,8 @@
 #include "module/flows.hpp"
 
 #include "module/http_util.hpp"
+#include "session/form.hpp"
+#include "session/return_target.hpp"
 #include "session/session_id.hpp"
 
 namespace sso::ngx {
@@ -21,6 +23,8 @@ void decide_redirect(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, s
 
 ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     if (ctx->set_cookie.len && !add_response_header(r, "Set-Cookie", sv(ctx->set_cookie))) return NGX_ERROR;
+    if (ctx->www_authenticate.len && !add_response_header(r, "WWW-Authenticate", sv(ctx->www_authenticate)))
+        return NGX_ERROR;
     if (ctx->location.len) return send_redirect(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->location));
     if (!ctx->title.data) return ctx->decision;
     return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message));
@@ -103,6 +107,23 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
         decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "out of memory starting a login",
                     "Internal error", "The sign-in could not be started.");
         done(r);
+    }
+}
+
+// ?return_to=… checked against our own origin; "/" when absent.
+std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept {
+    refused = false;
+    ngx_str_t value;
+    if (ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>("return_to")), 9, &value) != NGX_OK)
+        return std::string("/");
+    try {
+        auto decoded = url_decode(sv(value), true);
+        auto target = decoded ? safe_return_target(*decoded, request_scheme(r), request_host(r)) : std::nullopt;
+        if (!target) refused = true;
+        return target;
+    } catch (...) {
+        refused = true;
+        return std::nullopt;
     }
 }
 

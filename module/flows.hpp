@@ -5,6 +5,9 @@
 #include "module/request_ctx.hpp"
 #include "module/sso_conf.hpp"
 
+#include <optional>
+#include <string>
+
 namespace sso::ngx {
 
 // Decision helpers: what the request gets when the flow finishes.
@@ -17,6 +20,10 @@ ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept;
 
 // Looks up the session cookie; on success ctx->authenticated is set and the identity filled.
 void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept;
+
+// ?return_to=… checked against our own origin; "/" when absent. nullopt with `refused` set
+// when it is present and not acceptable.
+std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept;
 
 // Records a pending AuthnRequest and decides the redirect to the IdP.
 void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept;

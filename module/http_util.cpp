@@ -5,7 +5,6 @@
 #include "session/cookie.hpp"
 
 namespace sso::ngx {
-namespace {
 
 std::string html_escape(std::string_view s) {
     std::string out;
@@ -33,6 +32,8 @@ std::string html_escape(std::string_view s) {
     }
     return out;
 }
+
+namespace {
 
 std::string json_escape(std::string_view s) {
     std::string out;
@@ -164,6 +165,32 @@ ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_vi
     return send_body(r, status, "text/plain", "");
 }
 
+ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name) noexcept) noexcept {
+    bool found = false;
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part && !found; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts && !found; ++i) found = match(sv(h[i].key));
+    }
+    if (!found) return NGX_OK;
+    // ngx_list_t cannot delete: copy the list without the matching headers.
+    ngx_list_t clean;
+    if (ngx_list_init(&clean, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (match(sv(h[i].key))) continue;
+            auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&clean));
+            if (!copy) return NGX_ERROR;
+            *copy = h[i];
+        }
+    }
+    // ngx_list_t.last points into the list itself when it has one part: re-aim it after the copy.
+    const bool single_part = clean.last == &clean.part;
+    r->headers_in.headers = clean;
+    if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;
+    return NGX_OK;
+}
+
 std::string_view request_scheme(ngx_http_request_t* r) noexcept {
 #if (NGX_HTTP_SSL)
     if (r->connection->ssl) return "https";
@@ -173,6 +200,25 @@ std::string_view request_scheme(ngx_http_request_t* r) noexcept {
 
 std::string_view request_host(ngx_http_request_t* r) noexcept {
     return r->headers_in.host ? sv(r->headers_in.host->value) : std::string_view();
+}
+
+// The body is in memory or, when large, in a temporary file.
+std::optional<std::string> request_body(ngx_http_request_t* r) {
+    if (!r->request_body || !r->request_body->bufs) return std::nullopt;
+    std::string body;
+    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+        ngx_buf_t* b = cl->buf;
+        if (b->in_file) {
+            const std::size_t len = static_cast<std::size_t>(b->file_last - b->file_pos);
+            const std::size_t at = body.size();
+            body.resize(at + len);
+            const ssize_t n = ngx_read_file(b->file, reinterpret_cast<u_char*>(body.data() + at), len, b->file_pos);
+            if (n != static_cast<ssize_t>(len)) return std::nullopt;
+        } else {
+            body.append(reinterpret_cast<const char*>(b->pos), static_cast<std::size_t>(b->last - b->pos));
+        }
+    }
+    return body;
 }
 
 }  // namespace sso::ngx

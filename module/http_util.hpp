@@ -38,6 +38,16 @@ ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
 // 302/303 to `location`, no body cached anywhere.
 ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept;
 
+// Text for an HTML page or attribute value: & < > " ' become entities.
+std::string html_escape(std::string_view s);
+
+// Removes every request header whose name `match` accepts (before they are copied upstream).
+ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name) noexcept) noexcept;
+
+// The request body read by ngx_http_read_client_request_body, from memory or its temporary
+// file; nullopt when there is none or it cannot be read. May throw std::bad_alloc.
+std::optional<std::string> request_body(ngx_http_request_t* r);
+
 // "https" or "http", and the Host the client used: the origin return targets must match.
 std::string_view request_scheme(ngx_http_request_t* r) noexcept;
 std::string_view request_host(ngx_http_request_t* r) noexcept;

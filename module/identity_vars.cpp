@@ -138,29 +138,7 @@ bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& ses
 }
 
 ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept {
-    bool found = false;
-    for (ngx_list_part_t* part = &r->headers_in.headers.part; part && !found; part = part->next) {
-        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts && !found; ++i) found = is_identity_header_name(sv(h[i].key));
-    }
-    if (!found) return NGX_OK;
-    // ngx_list_t cannot delete: copy the list without the forged headers.
-    ngx_list_t clean;
-    if (ngx_list_init(&clean, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
-    for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
-        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-            if (is_identity_header_name(sv(h[i].key))) continue;
-            auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&clean));
-            if (!copy) return NGX_ERROR;
-            *copy = h[i];
-        }
-    }
-    // ngx_list_t.last points into the list itself when it has one part: re-aim it after the copy.
-    const bool single_part = clean.last == &clean.part;
-    r->headers_in.headers = clean;
-    if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;
-    return NGX_OK;
+    return remove_request_headers(r, [](std::string_view name) noexcept { return is_identity_header_name(name); });
 }
 
 bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept {

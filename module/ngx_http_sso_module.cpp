@@ -5,7 +5,11 @@
 #include <string>
 #include <vector>
 
+#include <openssl/rand.h>
+
+#include "module/conf_util.hpp"
 #include "module/handlers.hpp"
+#include "module/ldap_directive.hpp"
 #include "module/http_util.hpp"
 #include "module/request_ctx.hpp"
 #include "module/shm_store.hpp"
@@ -16,30 +20,6 @@ namespace {
 
 constexpr std::size_t kDefaultZoneSize = 10 * 1024 * 1024;
 constexpr std::size_t kDefaultReplayZoneSize = 4 * 1024 * 1024;
-
-// C++ objects in configuration pools: constructed in pool memory, destroyed by pool cleanup.
-template <class T, class... Args>
-T* pool_new(ngx_pool_t* pool, Args&&... args) noexcept {
-    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
-    if (!cln) return nullptr;
-    try {
-        T* obj = new (cln->data) T(std::forward<Args>(args)...);
-        cln->handler = [](void* p) { static_cast<T*>(p)->~T(); };
-        return obj;
-    } catch (...) {
-        cln->handler = nullptr;
-        return nullptr;
-    }
-}
-
-std::string str(const ngx_str_t& s) {
-    return std::string(sv(s));
-}
-
-char* conf_error(ngx_conf_t* cf, const std::string& msg) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%*s", msg.size(), msg.data());
-    return static_cast<char*>(NGX_CONF_ERROR);
-}
 
 // --- directives --------------------------------------------------------------------------
 
@@ -111,6 +91,20 @@ char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     lcf->endpoint = 1;
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return endpoint_handler(r); };
+    // Where protected locations of this server send a browser that signs in with the LDAP
+    // form: the "ldap" action of this location (a regex location has no URL to derive).
+#if (NGX_PCRE)
+    if (clcf->regex) return NGX_CONF_OK;
+#endif
+    auto* scf = static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_sso_module));
+    try {
+        std::string uri = str(clcf->name);
+        if (!clcf->exact_match) uri += uri.ends_with('/') ? "ldap" : "/ldap";
+        scf->ldap_form_uri = pool_copy(cf->pool, uri);
+        if (!scf->ldap_form_uri.data) return static_cast<char*>(NGX_CONF_ERROR);
+    } catch (...) {
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
     return NGX_CONF_OK;
 }
 
@@ -119,6 +113,13 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
     clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return status_handler(r); };
     return NGX_CONF_OK;
 }
+
+ngx_conf_enum_t kLogin[] = {
+    {ngx_string("auto"), login_auto},
+    {ngx_string("saml"), login_saml},
+    {ngx_string("ldap"), login_ldap},
+    {ngx_null_string, 0},
+};
 
 ngx_conf_enum_t kNonBrowser[] = {
     {ngx_string("401"), non_browser_401},
@@ -137,7 +138,15 @@ ngx_command_t kCommands[] = {
      offsetof(MainConf, zone), nullptr},
     {ngx_string("sso_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET,
      offsetof(MainConf, replay_zone), nullptr},
+    {ngx_string("sso_ldap_directory"), NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_TAKE1, ldap_directory_block,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_ldap_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name), nullptr},
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
+    {ngx_string("sso_ldap"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(ldap_name)},
+    {ngx_string("sso_ldap_basic"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(ldap_basic)},
+    {ngx_string("sso_login"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(LocConf, login), kLogin},
     {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("sso_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
@@ -191,7 +200,17 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->replay_zone->init = ShmStore::init_zone;
     mcf->shm = pool_new<ShmStore>(cf->pool, mcf->zone, mcf->replay_zone);
     mcf->store = mcf->shm;
-    return mcf->shm ? NGX_CONF_OK : static_cast<char*>(NGX_CONF_ERROR);
+    if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
+    if (mcf->ldap) {
+        // Directory calls block, so they run in a thread pool; "default" is nginx's own (32
+        // threads), created on demand like `aio threads` does.
+        ngx_str_t* pool_name = mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr;
+        mcf->thread_pool = ngx_thread_pool_add(cf, pool_name);
+        if (!mcf->thread_pool) return static_cast<char*>(NGX_CONF_ERROR);
+        if (RAND_bytes(mcf->credential_key, sizeof mcf->credential_key) != 1)
+            return conf_error(cf, "sso: no random bytes for the credential cache key");
+    }
+    return NGX_CONF_OK;
 }
 
 void* create_srv_conf(ngx_conf_t* cf) noexcept {
@@ -358,10 +377,12 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     c->endpoint = NGX_CONF_UNSET;
     c->non_browser = NGX_CONF_UNSET_UINT;
     c->identity_headers = NGX_CONF_UNSET;
+    c->login = NGX_CONF_UNSET_UINT;
+    c->ldap_basic = NGX_CONF_UNSET;
     return c;
 }
 
-char* merge_loc_conf(ngx_conf_t*, void* parent, void* child) noexcept {
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* prev = static_cast<LocConf*>(parent);
     auto* c = static_cast<LocConf*>(child);
     ngx_conf_merge_value(c->enable, prev->enable, 0);
@@ -369,6 +390,17 @@ char* merge_loc_conf(ngx_conf_t*, void* parent, void* child) noexcept {
     ngx_conf_merge_uint_value(c->non_browser, prev->non_browser, non_browser_401);
     ngx_conf_merge_value(c->identity_headers, prev->identity_headers, 0);
     ngx_conf_merge_str_value(c->groups_separator, prev->groups_separator, ",");
+    ngx_conf_merge_str_value(c->ldap_name, prev->ldap_name, "off");
+    ngx_conf_merge_uint_value(c->login, prev->login, login_auto);
+    ngx_conf_merge_value(c->ldap_basic, prev->ldap_basic, 1);
+    c->ldap = nullptr;
+    if (sv(c->ldap_name) != "off") {
+        auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));
+        c->ldap = mcf->ldap ? mcf->ldap->find(sv(c->ldap_name)) : nullptr;
+        if (!c->ldap) return conf_error(cf, "\"sso_ldap\": no sso_ldap_directory named \"" + str(c->ldap_name) + "\"");
+    }
+    if (c->login == login_ldap && !c->ldap)
+        return conf_error(cf, "\"sso_login ldap\" needs \"sso_ldap\" naming a directory");
     return NGX_CONF_OK;
 }
 

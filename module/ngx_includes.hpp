@@ -6,6 +6,7 @@ extern "C" {
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_thread_pool.h>
 
 extern ngx_module_t ngx_http_sso_module;
 }

@@ -33,6 +33,7 @@ struct RequestCtx {
     ngx_int_t decision;
     ngx_str_t location;
     ngx_str_t set_cookie;
+    ngx_str_t www_authenticate;  // a 401 that invites HTTP Basic
     ngx_str_t title;
     ngx_str_t message;
     Identity identity;
@@ -47,7 +48,8 @@ struct RequestCtx {
     ngx_str_t relay_state;
     ngx_str_t in_response_to;
     ngx_str_t user_for_log;
-    StepDone next;  // the step in flight continues here (one at a time per request)
+    StepDone next;             // the step in flight continues here (one at a time per request)
+    struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 

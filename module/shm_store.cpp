@@ -121,8 +121,9 @@ public:
     // Memory for a node of `table`; evicts expired entries, then least recently used entries
     // of the same table (they sit in the same slab size class, so each one evicted frees a slot
     // this write can use; and a flood of pending requests only ever pushes out other pending
-    // requests), and only when that table is empty the other evictable table. Seen assertions
-    // are never evicted, only expired.
+    // requests), and only when that table is empty the cached credential checks (cheapest to
+    // lose: the next request binds again), then the other evictable table. Cached credentials
+    // only ever push out cached credentials. Seen assertions are never evicted, only expired.
     Node* allocate(std::size_t size, std::int64_t now, Table table) noexcept {
         expire(now, 2);
         if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
@@ -131,7 +132,9 @@ public:
         for (int attempt = 0; attempt < 256; ++attempt) {
             if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
             if (table == Table::seen_assertions) return nullptr;
-            if (!evict_oldest(table, 1) && !evict_oldest(other, 8)) return nullptr;
+            if (evict_oldest(table, 1)) continue;
+            if (table == Table::credentials) return nullptr;
+            if (!evict_oldest(Table::credentials, 8) && !evict_oldest(other, 8)) return nullptr;
         }
         return nullptr;
     }

@@ -6,8 +6,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "identity/attribute_map.hpp"
+#include "ldap/directory.hpp"
 #include "saml/service_provider.hpp"
 #include "session/cookie.hpp"
 #include "session/store.hpp"
@@ -25,11 +27,38 @@ struct ServerRuntime {
     AttributeMap attributes;
 };
 
+// One `sso_ldap_directory NAME { ... }` block.
+struct LdapDirectoryConf {
+    std::string name;
+    std::unique_ptr<ldap::Directory> directory;
+    time_t cache_ttl = 60;         // successful Basic checks are reused this long; 0: never
+    time_t failure_cache_ttl = 2;  // and failed ones this long (at most kMaxFailureCacheTtl)
+    std::string realm;             // for WWW-Authenticate: Basic realm="..."
+};
+inline constexpr time_t kMaxFailureCacheTtl = 10;
+
+struct LdapDirectories {
+    std::vector<std::unique_ptr<LdapDirectoryConf>> list;
+    const LdapDirectoryConf* find(std::string_view name) const noexcept {
+        for (const auto& d : list)
+            if (d->name == name) return d.get();
+        return nullptr;
+    }
+};
+
+inline constexpr std::size_t kCredentialKeyBytes = 32;
+
 struct MainConf {
-    ngx_shm_zone_t* zone;         // sessions and pending AuthnRequests
-    ngx_shm_zone_t* replay_zone;  // assertion IDs already used
-    ShmStore* shm;                // the embedded store (lives in the cycle pool)
-    Store* store;                 // where sessions are kept: the embedded store for now
+    ngx_shm_zone_t* zone;            // sessions, pending AuthnRequests, cached Basic checks
+    ngx_shm_zone_t* replay_zone;     // assertion IDs already used
+    ShmStore* shm;                   // the embedded store (lives in the cycle pool)
+    Store* store;                    // where sessions are kept: the embedded store for now
+    LdapDirectories* ldap;           // null until the first sso_ldap_directory
+    ngx_str_t thread_pool_name;      // sso_ldap_thread_pool; "default" when unset
+    ngx_thread_pool_t* thread_pool;  // where directory calls run (never on the event loop)
+    // Keys the credential cache (HMAC), made when the configuration loads: the cache never
+    // holds a password or a plain hash of one.
+    u_char credential_key[kCredentialKeyBytes];
 };
 
 struct SrvConf {
@@ -55,9 +84,11 @@ struct SrvConf {
     // where the settings that are checked at merge time were written, for nginx -t messages
     ngx_str_t conf_file;
     ngx_uint_t conf_line;
+    ngx_str_t ldap_form_uri;  // the sign-in form of this server's sso_endpoint ("/sso/ldap")
 };
 
 enum NonBrowser : ngx_uint_t { non_browser_401 = 0, non_browser_redirect = 1 };
+enum LoginMethod : ngx_uint_t { login_auto = 0, login_saml = 1, login_ldap = 2 };
 
 struct LocConf {
     ngx_flag_t enable;
@@ -65,6 +96,10 @@ struct LocConf {
     ngx_uint_t non_browser;
     ngx_flag_t identity_headers;
     ngx_str_t groups_separator;
+    ngx_str_t ldap_name;            // sso_ldap NAME | off
+    const LdapDirectoryConf* ldap;  // resolved at merge; null: no directory sign-in here
+    ngx_uint_t login;               // sso_login: how a browser signs in
+    ngx_flag_t ldap_basic;          // sso_ldap_basic: HTTP Basic against the directory
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

@@ -31,8 +31,9 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
         const ShmStore* store = main_conf(r)->shm;
         const std::string body =
             "{\"zones\":{\"sessions\":" +
-            zone_json(store->stats(Table::sessions),
-                      {{"sessions", Table::sessions}, {"pending_requests", Table::pending_requests}}) +
+            zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
+                                                      {"pending_requests", Table::pending_requests},
+                                                      {"cached_credentials", Table::credentials}}) +
             ",\"replay\":" +
             zone_json(store->stats(Table::seen_assertions), {{"seen_assertions", Table::seen_assertions}}) + "}}\n";
         return send_body(r, NGX_HTTP_OK, "application/json", body);

@@ -12,8 +12,9 @@ enum class Table : std::uint8_t {
     sessions = 0,          // evictable (LRU) when memory runs out
     pending_requests = 1,  // AuthnRequests we issued and not yet saw answered; evictable
     seen_assertions = 2,   // replay cache: never evicted before its expiry, whatever the pressure
+    credentials = 3,       // recent LDAP Basic checks, keyed by a keyed hash; the first to go
 };
-inline constexpr int kTableCount = 3;
+inline constexpr int kTableCount = 4;
 
 enum class StoreStatus {
     ok,           // done; for get/take, value holds the stored bytes
