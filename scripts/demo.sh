@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and starts the demo on 127.0.0.1: nginx with our module,
-# the mock IdP and a sample upstream that shows the identity headers it receives.
-# Ports: DEMO_PORT (8080), DEMO_IDP_PORT (8081), DEMO_UPSTREAM_PORT (8082). Ctrl-C stops it.
+# the mock IdP, a directory (slapd) and a sample upstream that shows the identity headers it
+# receives. Ports: DEMO_PORT (8080), DEMO_IDP_PORT (8081), DEMO_UPSTREAM_PORT (8082); the
+# directory takes free ports. Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -39,6 +40,12 @@ wait_port() {  # polls until something accepts connections on 127.0.0.1:$1
   exit 1
 }
 
+# The directory writes its sso_ldap_directory block, which nginx.conf includes, once it answers.
+"$python" t/ldap/demo_directory.py --conf-out "$dir/ldap.conf" > "$dir/ldap.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 400); do [ -s "$dir/ldap.conf" ] && break; sleep 0.05; done
+[ -s "$dir/ldap.conf" ] || { echo "the demo directory did not start; see $dir/ldap.out" >&2; exit 1; }
+
 "$python" t/echo/echo_upstream.py --listen "127.0.0.1:$upstream_port" > "$dir/upstream.out" 2>&1 &
 pids+=($!)
 /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" > "$dir/nginx.out" 2>&1 &
@@ -59,6 +66,9 @@ nginx-sso demo is running.
   Open   http://127.0.0.1:$port/   in a browser: you are sent to the mock IdP, pick a user,
   and land on the sample upstream, which shows the X-SSO-* headers nginx added.
 
+  API clients:  curl -u alice:alice-pw http://127.0.0.1:$port/   (HTTP Basic against the directory)
+  Sign in with the directory instead of SAML: in $dir/nginx.conf (conf/demo.conf) set
+                "sso_login ldap;" and restart (docs/ldap.md); users alice/alice-pw, bob/bob-pw.
   SP metadata:  http://127.0.0.1:$port/sso/metadata
   Sign out:     http://127.0.0.1:$port/sso/logout
   Logs:         $dir/error.log

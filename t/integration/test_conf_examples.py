@@ -25,6 +25,9 @@ class ConfExamplesTest(unittest.TestCase):
                             check=True, capture_output=True).stdout
         with open(os.path.join(self.dir, "idp-metadata.xml"), "wb") as f:
             f.write(md)
+        # what scripts/demo.sh has t/ldap/demo_directory.py write for the demo's include
+        with open(os.path.join(self.dir, "ldap.conf"), "w") as f:
+            f.write('sso_ldap_directory demo { url ldap://127.0.0.1:1; starttls on; base_dn "dc=example,dc=test"; }\n')
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
