@@ -168,6 +168,17 @@ class LdapOpenLdapTest(LdapStackTest):
         self.assertNotEqual(first, second)
         self.assertEqual(s.get("/app/", cookie=first, headers=BROWSER).status, 302, "the old session ended")
 
+    def test_no_password_ever_reaches_the_log(self):
+        s = self.stack
+        FormLogin(s).post("alice", "alice-pw")
+        FormLogin(s).post("alice", "typo-pw")
+        s.get("/app/", headers=basic("bob", "bob-pw"))
+        s.get("/app/", headers=basic("bob", "wrong-pw"))
+        log = s.error_log()
+        self.assertIn('signed in "alice" via LDAP form', log)
+        for secret in ("service-pw", "alice-pw", "typo-pw", "bob-pw", "wrong-pw"):
+            self.assertNotIn(secret, log)
+
     # --- HTTP Basic -----------------------------------------------------------------------
 
     def test_basic_sign_in(self):
