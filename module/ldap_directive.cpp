@@ -16,7 +16,12 @@ struct BlockState {
 };
 
 std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    out += s;
+    out += '"';
+    return out;
 }
 
 std::optional<bool> parse_flag(std::string_view v) {

@@ -1,8 +1,6 @@
 #include "module/ldap_flow.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "identity/directory_identity.hpp"
 #include "module/conf_util.hpp"
@@ -30,34 +28,9 @@ void check_finished(ngx_event_t* ev) {
     job->done(r, *job);
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out(n * 2, '\0');
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    return out;
-}
-
-// HMAC-SHA256 under a key made at configuration load: the cache key reveals nothing about the
-// password, and a different password is a different key (a changed password never hits an
-// entry made with the old one).
 std::string credential_cache_key(ngx_http_request_t* r, const LdapDirectoryConf& d, std::string_view user,
                                  std::string_view password) {
-    std::string msg = d.name;
-    msg += '\0';
-    msg += user;
-    msg += '\0';
-    msg += password;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    const MainConf* mcf = main_conf(r);
-    const bool ok = HMAC(EVP_sha256(), mcf->credential_key, sizeof mcf->credential_key,
-                         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len) != nullptr;
-    OPENSSL_cleanse(msg.data(), msg.size());
-    if (!ok) return {};
-    return "basic:" + hex(mac, len);
+    return main_conf(r)->credential_key->derive(d.name, user, password);
 }
 
 struct BasicCredentials {

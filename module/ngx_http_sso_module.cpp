@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "module/conf_util.hpp"
@@ -207,8 +208,13 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
         ngx_str_t* pool_name = mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr;
         mcf->thread_pool = ngx_thread_pool_add(cf, pool_name);
         if (!mcf->thread_pool) return static_cast<char*>(NGX_CONF_ERROR);
-        if (RAND_bytes(mcf->credential_key, sizeof mcf->credential_key) != 1)
+        unsigned char secret[32];
+        if (RAND_bytes(secret, sizeof secret) != 1)
             return conf_error(cf, "sso: no random bytes for the credential cache key");
+        mcf->credential_key = pool_new<CredentialKey>(cf->pool, std::span<const unsigned char>(secret));
+        OPENSSL_cleanse(secret, sizeof secret);
+        if (!mcf->credential_key || !mcf->credential_key->valid())
+            return conf_error(cf, "sso: cannot set up HMAC-SHA256 for the credential cache");
     }
     return NGX_CONF_OK;
 }

@@ -12,6 +12,7 @@
 #include "ldap/directory.hpp"
 #include "saml/service_provider.hpp"
 #include "session/cookie.hpp"
+#include "session/credential_key.hpp"
 #include "session/store.hpp"
 
 namespace sso::ngx {
@@ -46,8 +47,6 @@ struct LdapDirectories {
     }
 };
 
-inline constexpr std::size_t kCredentialKeyBytes = 32;
-
 struct MainConf {
     ngx_shm_zone_t* zone;            // sessions, pending AuthnRequests, cached Basic checks
     ngx_shm_zone_t* replay_zone;     // assertion IDs already used
@@ -56,9 +55,9 @@ struct MainConf {
     LdapDirectories* ldap;           // null until the first sso_ldap_directory
     ngx_str_t thread_pool_name;      // sso_ldap_thread_pool; "default" when unset
     ngx_thread_pool_t* thread_pool;  // where directory calls run (never on the event loop)
-    // Keys the credential cache (HMAC), made when the configuration loads: the cache never
-    // holds a password or a plain hash of one.
-    u_char credential_key[kCredentialKeyBytes];
+    // Keys the credential cache, from random bytes made when the configuration loads: the
+    // cache never holds a password or a plain hash of one.
+    CredentialKey* credential_key;
 };
 
 struct SrvConf {
