@@ -23,6 +23,12 @@ LOCATIONS = """
             sso_identity_headers on;
             proxy_pass http://127.0.0.1:%(upstream)d;
         }
+        location /grp/ {
+            sso on;
+            sso_ldap groups;
+            sso_identity_headers on;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
         location /nobasic/ {
             sso on;
             sso_ldap_basic off;
@@ -39,8 +45,10 @@ class LdapOpenLdapTest(LdapStackTest):
 
     @classmethod
     def make_stack(cls):
-        http = directory(cls.slapd) + directory(cls.slapd, name="short", cache_ttl="2s",
-                                                extra="failure_cache_ttl 0;")
+        http = (directory(cls.slapd) +
+                directory(cls.slapd, name="short", cache_ttl="2s", extra="failure_cache_ttl 0;") +
+                directory(cls.slapd, name="groups", extra='group_attribute none; group_base "ou=groups,dc=example,dc=test";'
+                                                          ' group_filter "(&(objectClass=groupOfNames)(member=%D))";'))
         return ldap_stack(cls.slapd, http, locations=LOCATIONS)
 
     def setUp(self):
@@ -211,6 +219,11 @@ class LdapOpenLdapTest(LdapStackTest):
         m = s.mark()
         r = s.get("/app/api", headers=basic("twin", "twin-pw"))
         self.assertRefused(r, 401, r"twin", m)
+
+    def test_groups_from_a_group_search(self):
+        r = self.stack.get("/grp/?format=json", headers=basic("alice", "alice-pw"))
+        self.assertEqual(r.status, 200, r.text()[:300])
+        self.assertEqual(sorted(upstream_headers(r)["x-sso-groups"][0].split(",")), ["editors", "printers"])
 
     def test_basic_off_for_a_location(self):
         s = self.stack

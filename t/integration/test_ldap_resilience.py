@@ -1,10 +1,11 @@
 """The directory's transport and its failures: TLS verification, failover between servers, and a
 stalled directory that must not slow anything that does not wait for it."""
+import socket
 import threading
 import time
 import unittest
 
-from t.integration.harness import upstream_headers
+from t.integration.harness import upstream_headers, wait_until
 from t.integration.ldap_stack import (FormLogin, LdapStackTest, basic, directory, ldap_stack, session_cookie,
                                       timed)
 
@@ -152,6 +153,29 @@ class LdapStallTest(LdapStackTest):
             self.slapd.thaw()
         # and once it is back, sign-ins work again
         self.assertEqual(s.get("/corp/", headers=basic("bob", "bob-pw")).status, 200)
+
+    def test_client_gone_while_the_directory_stalls(self):
+        """The client hangs up while its sign-in waits in the thread pool: when the directory
+        check ends, nginx finishes the request without a crash (the stack's stop() fails the
+        test on a worker that died or a sanitizer report), and serves the next one."""
+        s = self.stack
+        self.slapd.freeze()
+        try:
+            m = s.mark()
+            # The request and the hang-up travel together; the "timed out" line below shows
+            # that nginx took the request and waited on the directory for it.
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            head = "GET /corp/ HTTP/1.1\r\nHost: localhost\r\n"
+            head += "".join("%s: %s\r\n" % kv for kv in basic("bob", "bob-pw").items()) + "\r\n"
+            sock.sendall(head.encode())
+            sock.close()
+            # the check times out (1.5 s) and the request is finished
+            wait_until(lambda: any("timed out" in l for l in s.sso_lines_since(m)), "the stalled check to end",
+                       timeout=10)
+        finally:
+            self.slapd.thaw()
+        self.assertEqual(s.get("/corp/", headers=basic("bob", "bob-pw")).status, 200)
+        self.assertEqual(s.get("/public/").status, 200)
 
 
 if __name__ == "__main__":
