@@ -10,6 +10,8 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept;     // `sso on`: sessi
 ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept;   // metadata, login, acs, logout
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept;     // `sso_status`: zone usage as JSON
 
+ngx_int_t auth_request_handler(ngx_http_request_t* r) noexcept;  // `sso_auth_request`: 200 + identity or 401
+
 struct RequestCtx;
 ngx_int_t ldap_form_handler(ngx_http_request_t* r, RequestCtx* ctx) noexcept;  // `sso_endpoint` …/ldap
 

@@ -141,6 +141,14 @@ ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept {
     return remove_request_headers(r, [](std::string_view name) noexcept { return is_identity_header_name(name); });
 }
 
+bool add_identity_response_headers(ngx_http_request_t* r, const Identity& id) noexcept {
+    for (const HeaderDef& def : kHeaders) {
+        const ngx_str_t& value = field(id, def.offset);
+        if (value.len && !add_response_header(r, def.name, sv(value))) return false;
+    }
+    return true;
+}
+
 bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept {
     if (strip_identity_headers(r) != NGX_OK) return false;
     static const ngx_uint_t hashes[] = {header_hash(kHeaders[0].lowercase), header_hash(kHeaders[1].lowercase),

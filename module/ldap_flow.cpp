@@ -23,9 +23,12 @@ void run_check(void* data, ngx_log_t*) {
 void check_finished(ngx_event_t* ev) {
     auto* job = static_cast<LdapJob*>(ev->data);
     ngx_http_request_t* r = job->r;
+    ngx_connection_t* c = r->connection;  // the request may be freed by done()
     r->main->blocked--;
     r->aio = 0;
     job->done(r, *job);
+    // A finished subrequest (sso_auth_request under auth_request) posts its parent.
+    ngx_http_run_posted_requests(c);
 }
 
 std::string credential_cache_key(ngx_http_request_t* r, const LdapDirectoryConf& d, std::string_view user,

@@ -109,6 +109,12 @@ char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return NGX_CONF_OK;
 }
 
+char* set_auth_request(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return auth_request_handler(r); };
+    return NGX_CONF_OK;
+}
+
 char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return status_handler(r); };
@@ -151,6 +157,8 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("sso_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_auth_request"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_auth_request, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, non_browser), kNonBrowser},
     {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},

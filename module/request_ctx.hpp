@@ -63,6 +63,9 @@ bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& ses
 // whatever the client sent under those names).
 bool add_identity_headers(ngx_http_request_t* r, const Identity& id) noexcept;
 
+// The same header set on a response: what `sso_auth_request` answers with.
+bool add_identity_response_headers(ngx_http_request_t* r, const Identity& id) noexcept;
+
 // Removes every client-sent header whose name reads as X-SSO-* (any case, '_' for '-').
 ngx_int_t strip_identity_headers(ngx_http_request_t* r) noexcept;
 
