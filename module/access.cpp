@@ -1,5 +1,6 @@
 // Access phase of a protected location: a valid session lets the request through with its
 // identity; otherwise a browser is sent to the IdP and anything else gets 401.
+#include "module/access_rules.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
@@ -115,6 +116,10 @@ void after_session(ngx_http_request_t* r) noexcept {
 }
 
 ngx_int_t conclude(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    if (ctx->decision == NGX_OK && ctx->authenticated && !access_allowed(r, ctx)) {
+        ngx_http_finalize_request(r, send_decision(r, ctx));
+        return NGX_DONE;
+    }
     if (ctx->decision == NGX_OK && ctx->authenticated) {
         if (loc_conf(r)->identity_headers && !ctx->headers_set) {
             if (!add_identity_headers(r, ctx->identity)) return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -3,6 +3,7 @@
 // credentials the directory accepts); 401 otherwise. For nginx's auth_request module (a
 // subrequest, which skips the access phase, so `sso on` cannot gate it) and for other servers,
 // with or without this module, that proxy their auth_request to it.
+#include "module/access_rules.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 void answer(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
-    if (ctx->decision == NGX_OK && ctx->authenticated) {
+    if (ctx->decision == NGX_OK && ctx->authenticated && access_allowed(r, ctx)) {
         if (!add_identity_response_headers(r, ctx->identity)) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;

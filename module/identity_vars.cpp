@@ -130,6 +130,8 @@ bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& ses
     id.attributes = {session.attributes.size(),
                      reinterpret_cast<u_char*>(const_cast<char*>(session.attributes.data()))};
     id.attribute_count = session.attribute_count;
+    id.group_list = in_pool(session.groups.encoded);
+    id.group_count = session.groups.count;
     id.separator = sep;
     for (const auto& h : kHeaders)
         if (!field(id, h.offset).data) return false;

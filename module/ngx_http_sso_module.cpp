@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "module/access_rules.hpp"
 #include "module/conf_util.hpp"
 #include "module/handlers.hpp"
 #include "module/ldap_directive.hpp"
@@ -86,6 +87,30 @@ char* set_attribute(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return NGX_CONF_OK;
 }
 
+// Like ngx_conf_set_enum_slot, with a message that names the directive and the choices.
+char* set_enum(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    auto& field = *reinterpret_cast<ngx_uint_t*>(static_cast<char*>(conf) + cmd->offset);
+    if (field != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
+    const ngx_str_t& value = static_cast<ngx_str_t*>(cf->args->elts)[1];
+    std::string choices;
+    for (auto* e = static_cast<ngx_conf_enum_t*>(cmd->post); e->name.len; ++e) {
+        if (e->name.len == value.len && ngx_strcasecmp(e->name.data, value.data) == 0) {
+            field = e->value;
+            return NGX_CONF_OK;
+        }
+        try {
+            choices += (choices.empty() ? "" : ", ") + str(e->name);
+        } catch (...) {
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
+    try {
+        return conf_error(cf, "\"" + str(cmd->name) + "\": invalid value \"" + str(value) + "\" (" + choices + ")");
+    } catch (...) {
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+}
+
 char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     auto* lcf = static_cast<LocConf*>(conf);
     if (lcf->endpoint != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
@@ -128,6 +153,12 @@ ngx_conf_enum_t kLogin[] = {
     {ngx_null_string, 0},
 };
 
+ngx_conf_enum_t kRequireMatch[] = {
+    {ngx_string("all"), require_all},
+    {ngx_string("any"), require_any},
+    {ngx_null_string, 0},
+};
+
 ngx_conf_enum_t kNonBrowser[] = {
     {ngx_string("401"), non_browser_401},
     {ngx_string("redirect"), non_browser_redirect},
@@ -151,15 +182,18 @@ ngx_command_t kCommands[] = {
      NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name), nullptr},
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
     {ngx_string("sso_ldap"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(ldap_name)},
+    {ngx_string("sso_require"), kLoc | NGX_CONF_1MORE, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_require_match"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(LocConf, require_match), kRequireMatch},
     {ngx_string("sso_ldap_basic"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(ldap_basic)},
-    {ngx_string("sso_login"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
-     offsetof(LocConf, login), kLogin},
+    {ngx_string("sso_login"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, login),
+     kLogin},
     {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("sso_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_auth_request"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_auth_request, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
-    {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET,
+    {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, non_browser), kNonBrowser},
     {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},
     {ngx_string("sso_groups_separator"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(groups_separator)},
@@ -393,6 +427,8 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     c->identity_headers = NGX_CONF_UNSET;
     c->login = NGX_CONF_UNSET_UINT;
     c->ldap_basic = NGX_CONF_UNSET;
+    c->require = static_cast<AccessRules*>(NGX_CONF_UNSET_PTR);
+    c->require_match = NGX_CONF_UNSET_UINT;
     return c;
 }
 
@@ -407,6 +443,8 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_str_value(c->ldap_name, prev->ldap_name, "off");
     ngx_conf_merge_uint_value(c->login, prev->login, login_auto);
     ngx_conf_merge_value(c->ldap_basic, prev->ldap_basic, 1);
+    ngx_conf_merge_ptr_value(c->require, prev->require, nullptr);
+    ngx_conf_merge_uint_value(c->require_match, prev->require_match, require_all);
     c->ldap = nullptr;
     if (sv(c->ldap_name) != "off") {
         auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));

@@ -16,6 +16,8 @@ struct Identity {
     ngx_str_t user, email, name, groups, auth_method, idp;
     ngx_str_t attributes;
     ngx_uint_t attribute_count;
+    ngx_str_t group_list;  // the groups in their stored list form, for sso_require
+    ngx_uint_t group_count;
     ngx_str_t separator;  // the location's sso_groups_separator, for attribute values
 };
 

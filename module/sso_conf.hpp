@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "identity/access_policy.hpp"
 #include "identity/attribute_map.hpp"
 #include "ldap/directory.hpp"
 #include "saml/service_provider.hpp"
@@ -88,6 +89,12 @@ struct SrvConf {
 
 enum NonBrowser : ngx_uint_t { non_browser_401 = 0, non_browser_redirect = 1 };
 enum LoginMethod : ngx_uint_t { login_auto = 0, login_saml = 1, login_ldap = 2 };
+enum RequireMatch : ngx_uint_t { require_all = 0, require_any = 1 };
+
+// The `sso_require` lines of one location (a location that has none inherits its parent's).
+struct AccessRules {
+    std::vector<AccessRule> rules;
+};
 
 struct LocConf {
     ngx_flag_t enable;
@@ -99,6 +106,8 @@ struct LocConf {
     const LdapDirectoryConf* ldap;  // resolved at merge; null: no directory sign-in here
     ngx_uint_t login;               // sso_login: how a browser signs in
     ngx_flag_t ldap_basic;          // sso_ldap_basic: HTTP Basic against the directory
+    AccessRules* require;           // sso_require lines; null: any signed-in user
+    ngx_uint_t require_match;       // sso_require_match all|any
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

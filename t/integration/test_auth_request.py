@@ -10,6 +10,11 @@ LOCATIONS = """
         location /sso/ { sso_endpoint; }
         location = /sso-auth { sso_auth_request; }
         location = /_auth { internal; sso_auth_request; }
+        location = /_auth_admins { internal; sso_auth_request; sso_require group admins; }
+        location /admins/ {
+            auth_request /_auth_admins;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
         location /guarded/ {
             auth_request /_auth;
             auth_request_set $who $sso_user;
@@ -51,6 +56,17 @@ class AuthRequestTest(LdapStackTest):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.header("X-SSO-User"), "alice@example.org")
         self.assertEqual(r.header("X-SSO-Auth-Method"), "saml")
+
+    def test_access_rules_apply_to_the_answer(self):
+        s = self.stack
+        cookie, _ = s.login("alice", path="/sso/login?return_to=%2F")
+        m = s.mark()
+        r = s.get("/admins/", cookie=cookie)
+        self.assertEqual(r.status, 403)
+        self.assertEqual(s.upstream_count(), m[1])
+        lines = s.sso_lines_since(m)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r'access denied for "alice@example.org" by sso_require: not in group "admins"')
 
     def test_ldap_form_session_and_basic_pass(self):
         s = self.stack

@@ -136,6 +136,14 @@ class ConfigTest(ConfigCheck):
     def test_zone_and_timers(self):
         self.assertValid(http_extra="sso_zone sessions:1m;", extra="sso_clock_skew 2m; sso_session_lifetime 1h;")
 
+    def test_access_rules(self):
+        self.assertValid(extra='sso_require group editors "print operators"; sso_require attribute dept sales; '
+                               'sso_require user alice; sso_require_match any;')
+        self.assertInvalid(r'"sso_require"', r"unknown kind \"role\"", extra="sso_require role admin;")
+        self.assertInvalid(r'"sso_require"', r"at least one value", extra="sso_require group;")
+        self.assertInvalid(r'"sso_require"', r"\"attribute\" needs at least one value", extra="sso_require attribute dept;")
+        self.assertInvalid(r"sso_require_match", extra="sso_require_match most;")
+
     # --- the IdP metadata -------------------------------------------------------------
 
     def test_missing_metadata_file(self):

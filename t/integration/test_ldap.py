@@ -29,6 +29,21 @@ LOCATIONS = """
             sso_identity_headers on;
             proxy_pass http://127.0.0.1:%(upstream)d;
         }
+        location /editors/ {
+            sso on;
+            sso_require group editors;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
+        location /both/ {
+            sso on;
+            sso_require group editors;
+            sso_require attribute dn "uid=bob,ou=people,dc=example,dc=test";
+            proxy_pass http://127.0.0.1:%(upstream)d;
+            location /both/either/ {
+                sso_require_match any;
+                proxy_pass http://127.0.0.1:%(upstream)d;
+            }
+        }
         location /nobasic/ {
             sso on;
             sso_ldap_basic off;
@@ -224,6 +239,23 @@ class LdapOpenLdapTest(LdapStackTest):
         r = self.stack.get("/grp/?format=json", headers=basic("alice", "alice-pw"))
         self.assertEqual(r.status, 200, r.text()[:300])
         self.assertEqual(sorted(upstream_headers(r)["x-sso-groups"][0].split(",")), ["editors", "printers"])
+
+    def test_access_rules(self):
+        s = self.stack
+        self.assertEqual(s.get("/editors/", headers=basic("alice", "alice-pw")).status, 200)
+        s.get("/app/", headers=basic("bob", "bob-pw"))  # the directory check (its own log line) first
+        m = s.mark()
+        r = s.get("/editors/", headers=basic("bob", "bob-pw"))
+        self.assertRefused(r, 403, r'access denied for \\?"bob\\?" by sso_require: not in group \\?"editors', m)
+        self.assertIn("not open to your account", r.text())
+        # all: alice is an editor but not bob's DN, bob the reverse
+        for user in ("alice", "bob"):
+            self.assertEqual(s.get("/both/", headers=basic(user, user + "-pw")).status, 403, user)
+            self.assertEqual(s.get("/both/either/", headers=basic(user, user + "-pw")).status, 200, user)
+        self.assertEqual(s.get("/both/either/", headers=basic("carol", "carol-pw")).status, 403)
+        # a browser with a session gets the same answer
+        cookie = session_cookie(FormLogin(s, "/editors/").post("bob", "bob-pw"))
+        self.assertEqual(s.get("/editors/", cookie=cookie, headers=BROWSER).status, 403)
 
     def test_basic_off_for_a_location(self):
         s = self.stack
