@@ -52,7 +52,9 @@ void acs_session_saved(void* data, StoreReply reply) noexcept {
             const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
             ctx->set_cookie = pool_copy(r->pool, build_set_cookie(scf->rt->cookie, sv(ctx->session_id), max_age));
             decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, sv(ctx->return_to));
-            log_reason(r, NGX_LOG_INFO, "signed in \"" + std::string(sv(ctx->user_for_log)) + "\" via SAML");
+            log_reason(r, NGX_LOG_INFO,
+                       "signed in \"" + std::string(sv(ctx->user_for_log)) + "\" via SAML" +
+                           (ctx->in_response_to.len ? "" : " (IdP-initiated)"));
         } catch (...) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -111,6 +113,22 @@ void acs_pending_taken(void* data, StoreReply reply) noexcept {
         return;
     }
     ctx->return_to = pool_copy(r->pool, pending.substr(nl + 1));
+    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
+                                    ngx_time(), acs_assertion_recorded, r);
+}
+
+// IdP-initiated (sso_idp_initiated on): there is no pending request to take; RelayState, when
+// it is a same-origin URL, says where to go. The replay cache still admits each assertion once.
+void acs_unsolicited(ngx_http_request_t* r, RequestCtx* ctx) {
+    auto target = safe_return_target(sv(ctx->relay_state), request_scheme(r), request_host(r));
+    if (ctx->relay_state.len && !target)
+        log_reason(r, NGX_LOG_INFO, "IdP-initiated login: RelayState is not a same-origin URL; going to \"/\"");
+    ctx->return_to = pool_copy(r->pool, target ? std::string_view(*target) : std::string_view("/"));
+    if (!ctx->return_to.data) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+        return;
+    }
     main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
                                     ngx_time(), acs_assertion_recorded, r);
 }
@@ -186,6 +204,10 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
             finish(r);
+            return;
+        }
+        if (assertion->in_response_to.empty()) {
+            acs_unsolicited(r, ctx);
             return;
         }
         main_conf(r)->store->take(Table::pending_requests, assertion->in_response_to, now, acs_pending_taken, r);

@@ -69,6 +69,7 @@ struct SrvConf {
     ngx_str_t idp_metadata_file;  // "none" (the default) leaves SAML off
     ngx_flag_t sign_requests;
     ngx_flag_t allow_sha1;
+    ngx_flag_t idp_initiated;
     time_t clock_skew;
     time_t session_lifetime;
     time_t session_idle_timeout;

@@ -295,8 +295,11 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return invalid("Response Destination " + str(status_response->Destination) + " is not our ACS URL");
     if (status_response->Issuer && str(status_response->Issuer->content) != idp_entity_id_)
         return invalid("Response Issuer " + str(status_response->Issuer->content) + " is not the configured IdP");
+    // Empty for an unsolicited (IdP-initiated) Response; the caller then has no pending request
+    // to take and relies on the replay cache alone.
     const std::string in_response_to = str(status_response->InResponseTo);
-    if (in_response_to.empty()) return invalid("unsolicited Response (no InResponseTo); IdP-initiated login is off");
+    if (in_response_to.empty() && !settings_.allow_unsolicited)
+        return invalid("unsolicited Response (no InResponseTo); IdP-initiated login is off");
 
     if (g_list_length(response->Assertion) != 1 || response->EncryptedAssertion)
         return invalid("Response must carry exactly one assertion");

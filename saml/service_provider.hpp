@@ -23,6 +23,7 @@ struct SpSettings {
     std::int64_t clock_skew = 60;  // seconds of tolerance on every time condition
     bool sign_requests = true;
     bool allow_sha1 = false;
+    bool allow_unsolicited = false;               // IdP-initiated login: Responses without InResponseTo
     std::size_t max_response_bytes = 256 * 1024;  // decoded XML
 };
 
