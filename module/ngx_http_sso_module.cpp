@@ -205,6 +205,8 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_sign_requests"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(sign_requests)},
     {ngx_string("sso_allow_sha1"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(allow_sha1)},
     {ngx_string("sso_idp_initiated"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(idp_initiated)},
+    {ngx_string("sso_want_assertions_signed"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     SRV_OFF(want_assertions_signed)},
     {ngx_string("sso_clock_skew"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(clock_skew)},
     {ngx_string("sso_attribute"), kSrv | NGX_CONF_TAKE2, set_attribute, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_session_lifetime"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, SRV_OFF(session_lifetime)},
@@ -268,6 +270,7 @@ void* create_srv_conf(ngx_conf_t* cf) noexcept {
     c->sign_requests = NGX_CONF_UNSET;
     c->allow_sha1 = NGX_CONF_UNSET;
     c->idp_initiated = NGX_CONF_UNSET;
+    c->want_assertions_signed = NGX_CONF_UNSET;
     c->clock_skew = NGX_CONF_UNSET;
     c->session_lifetime = NGX_CONF_UNSET;
     c->session_idle_timeout = NGX_CONF_UNSET;
@@ -364,6 +367,7 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     s.sign_requests = c->sign_requests;
     s.allow_sha1 = c->allow_sha1;
     s.allow_unsolicited = c->idp_initiated;
+    s.want_assertions_signed = c->want_assertions_signed;
     s.max_response_bytes = c->max_response_size;
     std::vector<std::pair<const ngx_str_t*, std::string*>> inputs = {{&c->key_file, &s.key_pem},
                                                                      {&c->cert_file, &s.cert_pem}};
@@ -402,6 +406,7 @@ char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_value(c->sign_requests, prev->sign_requests, 1);
     ngx_conf_merge_value(c->allow_sha1, prev->allow_sha1, 0);
     ngx_conf_merge_value(c->idp_initiated, prev->idp_initiated, 0);
+    ngx_conf_merge_value(c->want_assertions_signed, prev->want_assertions_signed, 0);
     ngx_conf_merge_sec_value(c->clock_skew, prev->clock_skew, 60);
     ngx_conf_merge_sec_value(c->session_lifetime, prev->session_lifetime, 8 * 3600);
     ngx_conf_merge_sec_value(c->session_idle_timeout, prev->session_idle_timeout, 3600);

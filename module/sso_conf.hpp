@@ -70,6 +70,7 @@ struct SrvConf {
     ngx_flag_t sign_requests;
     ngx_flag_t allow_sha1;
     ngx_flag_t idp_initiated;
+    ngx_flag_t want_assertions_signed;
     time_t clock_skew;
     time_t session_lifetime;
     time_t session_idle_timeout;

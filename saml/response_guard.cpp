@@ -198,6 +198,8 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
     if (response_sigs > 1 || assertion_sigs > 1) return "several signatures on one element";
     if (walk.signatures != response_sigs + assertion_sigs) return "signature found outside the Response and Assertion";
     if (walk.signatures == 0) return "neither the Response nor the Assertion is signed";
+    if (lim.require_assertion_signature && !assertion_sig)
+        return "the Assertion is not signed (sso_want_assertions_signed is on)";
     if (response_sig)
         if (auto e = check_signature(response_sig, root, lim)) return "Response " + *e;
     if (assertion_sig)

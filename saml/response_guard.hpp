@@ -14,6 +14,7 @@ struct ResponseGuardLimits {
     std::size_t max_depth = 24;
     std::size_t max_elements = 4096;
     bool allow_sha1 = false;
+    bool require_assertion_signature = false;  // WantAssertionsSigned: a Response signature is not enough
 };
 
 // nullopt when the document has the one shape we accept; otherwise the reason to refuse it.

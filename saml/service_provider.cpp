@@ -186,7 +186,7 @@ Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
     if (s.acs_url.empty()) return fail(SamlError::config, "the Assertion Consumer Service URL is not set", "acs_url");
     auto cert_b64 = check_key_pair(s.key_pem, s.cert_pem);
     if (!cert_b64) return cert_b64.error();
-    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests});
+    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed});
 }
 
 Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
@@ -271,7 +271,7 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return fail(SamlError::bad_request, "SAMLResponse too large");
     auto xml = base64_decode_strict(saml_response, settings_.max_response_bytes);
     if (!xml) return fail(SamlError::bad_request, "SAMLResponse is not valid base64 or is too large");
-    if (auto e = check_response_structure(*xml, {24, 4096, settings_.allow_sha1}))
+    if (auto e = check_response_structure(*xml, {24, 4096, settings_.allow_sha1, settings_.want_assertions_signed}))
         return fail(SamlError::invalid_response, *e);
 
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));

@@ -24,6 +24,7 @@ struct SpSettings {
     bool sign_requests = true;
     bool allow_sha1 = false;
     bool allow_unsolicited = false;               // IdP-initiated login: Responses without InResponseTo
+    bool want_assertions_signed = false;          // the Assertion must carry its own signature
     std::size_t max_response_bytes = 256 * 1024;  // decoded XML
 };
 

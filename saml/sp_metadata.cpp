@@ -26,9 +26,9 @@ Result<std::string> build_sp_metadata(const SpMetadataInput& in) {
 
     xmlNode* sp = xmlNewChild(ed, md, x("SPSSODescriptor"), nullptr);
     xmlNewProp(sp, x("AuthnRequestsSigned"), x(in.authn_requests_signed ? "true" : "false"));
-    // We require a valid signature on the Response or on the Assertion (either covers the
-    // assertion), so we do not claim to want the Assertion itself signed.
-    xmlNewProp(sp, x("WantAssertionsSigned"), x("false"));
+    // By default a valid signature on the Response or on the Assertion is enough (either covers
+    // the assertion); sso_want_assertions_signed demands the Assertion's own, and says so here.
+    xmlNewProp(sp, x("WantAssertionsSigned"), x(in.want_assertions_signed ? "true" : "false"));
     xmlNewProp(sp, x("protocolSupportEnumeration"), x("urn:oasis:names:tc:SAML:2.0:protocol"));
 
     xmlNode* kd = xmlNewChild(sp, md, x("KeyDescriptor"), nullptr);

@@ -13,6 +13,7 @@ struct SpMetadataInput {
     std::string_view acs_url;
     std::string_view cert_der_base64;  // signing certificate, DER in base64
     bool authn_requests_signed = true;
+    bool want_assertions_signed = false;
 };
 
 // Builds the EntityDescriptor with libxml2, so every value is escaped by the serialiser.
