@@ -420,10 +420,101 @@ private:
     std::vector<std::string> names_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// The TLS context
+//
+// Building one (LDAP_OPT_X_TLS_NEWCTX) parses the CA file into GnuTLS credentials: with Debian's
+// bundle (~140 certificates) several milliseconds of CPU, once paid by every login. A Directory
+// builds it once and hands it to each connection's handle with LDAP_OPT_X_TLS_CTX.
+//
+// How libldap 2.5 counts references (tls2.c ldap_pvt_tls_{get,set}_option, tls_g.c
+// tlsg_ctx_{ref,free}; checked against 2.5.13 by experiment): NEWCTX gives the handle a new
+// context with a count of 1; ldap_get_option(LDAP_OPT_X_TLS_CTX) returns the handle's context
+// with +1 for the caller; ldap_set_option(LDAP_OPT_X_TLS_CTX) drops the handle's previous context
+// and takes +1 on the new one; unbinding a handle drops its reference (ldap_int_tls_destroy).
+// The count changes under the context's own mutex (ref_mutex), so handles in several threads
+// may take and drop references at once; the GnuTLS credentials are only read once loaded, and
+// GnuTLS lets concurrent sessions share them.
+
+// What a Directory's connections share, or why it could not be built.
+struct TlsContextBuild {
+    std::shared_ptr<void> context;  // owns one reference (ldap_pvt_tls_ctx_free), or null
+    bool internal = false;          // an option libldap refused: `what` names it
+    std::string what;               // otherwise the TLS setup failure, for the log
+};
+
+// The same options the per-connection NEWCTX had, on a handle of its own made like a
+// connection's (so it inherits the same ldap.conf defaults): the context keeps our reference
+// when that handle goes.
+TlsContextBuild build_tls_context(const DirectorySettings& s) {
+    TlsContextBuild out;
+    const auto refused = [&](const char* what) {
+        out.internal = true;
+        out.what = what;
+        return std::move(out);
+    };
+    LDAP* raw = nullptr;
+    const int rc = ldap_initialize(&raw, nullptr);
+    LdapPtr ld(raw);
+    if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
+    if (rc != LDAP_SUCCESS || !ld) return refused("up a handle for the TLS context");
+    // ca_file replaces whatever /etc/ldap/ldap.conf configured: the nginx configuration is the
+    // one source of trust anchors. Without verification no CA file is read at all.
+    const char* ca = !s.verify_cert ? "" : s.ca_file.empty() ? kSystemCaFile.data() : s.ca_file.c_str();
+    if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, ca) != LDAP_OPT_SUCCESS) return refused("the CA file");
+    if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTDIR, "") != LDAP_OPT_SUCCESS) {
+        return refused("the CA directory");
+    }
+    // The context checks the peer's certificate chain with its own copy of this setting.
+    int require = s.verify_cert ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
+    if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS) {
+        return refused("certificate checking");
+    }
+    int is_server = 0;
+    if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &is_server) != LDAP_OPT_SUCCESS) {
+        // Not an LDAP result code: only the diagnostic message (if any) says more.
+        const std::string diag = diagnostic(ld.get());
+        out.what = "TLS setup with CA file " + quoted(ca) + " failed" + (diag.empty() ? "" : ": " + diag);
+        return out;
+    }
+    void* ctx = nullptr;
+    if (ldap_get_option(ld.get(), LDAP_OPT_X_TLS_CTX, &ctx) != LDAP_OPT_SUCCESS || !ctx) {
+        return refused("up the TLS context");
+    }
+    // Owned from here on (on bad_alloc the shared_ptr constructor releases it before throwing).
+    out.context = std::shared_ptr<void>(ctx, TlsContextRelease{});
+    return out;
+}
+
+// A Directory's context and its lock (the Directory's members, lent to one login).
+struct TlsSlot {
+    std::mutex& mutex;
+    std::shared_ptr<void>& context;
+};
+
+// The Directory's context, built now if it has none yet. The build runs under the lock:
+// threads that need it meanwhile wait for that one build instead of each parsing the CA file.
+// A failed build is not remembered: the next login tries again (and says why, if it fails).
+TlsContextBuild shared_tls_context(const DirectorySettings& s, const TlsSlot& slot) {
+    const std::lock_guard lock(slot.mutex);
+    if (slot.context) {
+        TlsContextBuild out;
+        out.context = slot.context;
+        return out;
+    }
+    TlsContextBuild built = build_tls_context(s);
+    if (built.context) slot.context = built.context;
+    return built;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The login
+
 class Login {
 public:
-    Login(const DirectorySettings& s, std::string_view user, std::string_view password, std::string filter)
-        : s_(s), user_(user), password_(password), filter_(std::move(filter)) {
+    Login(const DirectorySettings& s, const TlsSlot& tls, std::string_view user, std::string_view password,
+          std::string filter)
+        : s_(s), tls_(tls), user_(user), password_(password), filter_(std::move(filter)) {
         add_attribute(s_.user_attribute);
         add_attribute(s_.email_attribute);
         add_attribute(s_.name_attribute);
@@ -594,22 +685,20 @@ private:
         if (ldap_set_option(ld, LDAP_OPT_DEREF, &deref) != LDAP_OPT_SUCCESS) return failed("alias dereferencing");
 
         if (!ldap_is_ldaps_url(url.c_str()) && !s_.starttls) return std::nullopt;
-        // ca_file replaces whatever /etc/ldap/ldap.conf configured: the nginx configuration is
-        // the one source of trust anchors. Without verification no CA file is read at all.
-        const char* ca = !s_.verify_cert ? "" : s_.ca_file.empty() ? kSystemCaFile.data() : s_.ca_file.c_str();
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca) != LDAP_OPT_SUCCESS) return failed("the CA file");
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTDIR, "") != LDAP_OPT_SUCCESS) return failed("the CA directory");
+        // The context checks the certificate chain; the handle's own copy of this setting decides
+        // whether the host name is checked too (ldap_pvt_tls_check_hostname).
         int require = s_.verify_cert ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
         if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS) {
             return failed("certificate checking");
         }
-        // The options above only take effect in a new context of this handle's own.
-        int is_server = 0;
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) != LDAP_OPT_SUCCESS) {
-            // Not an LDAP result code: only the diagnostic message (if any) says more.
-            const std::string diag = diagnostic(ld);
-            return server_failure(LDAP_LOCAL_ERROR, "TLS setup with CA file " + quoted(ca) + " failed" +
-                                                        (diag.empty() ? "" : ": " + diag));
+        const TlsContextBuild tls = shared_tls_context(s_, tls_);
+        if (!tls.context) {
+            if (tls.internal) return failed(tls.what.c_str());
+            return server_failure(LDAP_LOCAL_ERROR, tls.what);
+        }
+        // The handle takes a reference of its own, which unbinding it gives back.
+        if (ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls.context.get()) != LDAP_OPT_SUCCESS) {
+            return failed("the TLS context");
         }
         return std::nullopt;
     }
@@ -651,6 +740,7 @@ private:
     }
 
     const DirectorySettings& s_;
+    const TlsSlot& tls_;
     std::string_view user_, password_;
     std::string filter_;
     std::vector<char*> attributes_;
@@ -663,8 +753,8 @@ AuthResult refuse(const std::string& prefix, AuthFailure failure, std::string wh
     return r;
 }
 
-AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t>& preferred, std::string_view user,
-                             std::string_view password) {
+AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t>& preferred, const TlsSlot& tls,
+                             std::string_view user, std::string_view password) {
     const std::string prefix = "ldap " + quoted(s.name) + ": ";
     // All before any network I/O. A simple bind with a DN and an empty password is an
     // "unauthenticated bind" that many servers accept as anonymous: never a login.
@@ -694,7 +784,7 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
     }
 
     const SigpipeBlock no_sigpipe;
-    const Login login(s, user, password, std::move(*filter));
+    const Login login(s, tls, user, password, std::move(*filter));
     const std::size_t n = s.urls.size();
     std::size_t start = preferred.load(std::memory_order_relaxed);
     if (start >= n) start = 0;
@@ -794,14 +884,25 @@ std::optional<std::string> settings_error(const DirectorySettings& s) noexcept {
 
 Directory::Directory(DirectorySettings s) : settings_(std::move(s)) {
     std::call_once(g_warm_up, warm_up_libldap);
+    // nginx builds Directories while loading its configuration, single-threaded, and forks its
+    // workers afterwards: each inherits the context (memory only: GnuTLS credentials hold no
+    // descriptor, lock or thread). A failure is left to the first login that needs TLS.
+    if (!uses_tls(settings_)) return;
+    try {
+        tls_context_ = build_tls_context(settings_).context;
+    } catch (const std::bad_alloc&) {
+    }
 }
 
 Directory::Directory(const Directory& other)
-    : settings_(other.settings_), preferred_(other.preferred_.load(std::memory_order_relaxed)) {}
+    : settings_(other.settings_), preferred_(other.preferred_.load(std::memory_order_relaxed)) {
+    const std::lock_guard lock(other.tls_mutex_);
+    tls_context_ = other.tls_context_;
+}
 
 AuthResult Directory::authenticate(std::string_view user, std::string_view password) const noexcept {
     try {
-        return authenticate_impl(settings_, preferred_, user, password);
+        return authenticate_impl(settings_, preferred_, TlsSlot{tls_mutex_, tls_context_}, user, password);
     } catch (const std::bad_alloc&) {
         AuthResult r;
         r.failure = AuthFailure::internal;

@@ -4,10 +4,14 @@
 // attributes and groups, then binds as the entry's DN with the user's password on the same
 // connection. Several servers give failover. Every call opens its own connection, so one
 // Directory serves any number of threads; the call blocks, so nginx runs it in a thread pool.
+// The TLS context (CA file parsed, verification mode) is built once per Directory and shared by
+// all its connections.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,8 +85,12 @@ struct AuthResult {
 
 class Directory {
 public:
-    // Expects settings that settings_error() accepted.
+    // Expects settings that settings_error() accepted. With TLS (an ldaps:// URL or starttls)
+    // this builds the TLS context: it reads ca_file (or the system bundle) now, at configuration
+    // time, and not again for this Directory, so a changed CA file takes a new Directory (an
+    // nginx reload). If that fails, the first login that needs TLS tries again (and reports why).
     explicit Directory(DirectorySettings s);
+    // Shares the other's TLS context (the last of them to go releases it).
     Directory(const Directory& other);
     Directory& operator=(const Directory&) = delete;
 
@@ -100,6 +108,13 @@ private:
     // The URL that answered last: later calls start there, so a dead first server costs one
     // connect timeout once rather than on every login.
     mutable std::atomic<std::size_t> preferred_{0};
+    // libldap's TLS context (a GnuTLS tlsg_ctx; void* because this header does not include
+    // <ldap.h>) for every connection of this Directory: it holds ONE libldap reference, given
+    // back (ldap_pvt_tls_ctx_free) when the last Directory sharing it goes; each connection's
+    // handle takes a reference of its own. Set once (construction, or the first login after a
+    // failed build), never replaced; tls_mutex_ guards it.
+    mutable std::mutex tls_mutex_;
+    mutable std::shared_ptr<void> tls_context_;
 };
 
 }  // namespace sso::ldap

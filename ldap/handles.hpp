@@ -7,6 +7,14 @@
 #include <lber.h>
 #include <ldap.h>
 
+// Drops one reference to a libldap TLS context (LDAP_OPT_X_TLS_CTX). Declared in OpenLDAP's
+// private include/ldap_pvt.h, which libldap-dev does not ship, but exported by libldap-2.5.so.0
+// (`nm -D`: ldap_pvt_tls_ctx_free@@OPENLDAP_2.5). The public API has no other way to give back
+// the reference ldap_get_option(LDAP_OPT_X_TLS_CTX) hands out: ldap_set_option takes one more,
+// and unbinding a handle only drops the handle's own. With GnuTLS it is tlsg_ctx_free: the
+// count is decremented under the context's mutex, the credentials freed when it reaches zero.
+extern "C" void ldap_pvt_tls_ctx_free(void* ctx);
+
 namespace sso::ldap {
 
 // Unbinding also closes the connection and frees the handle, whatever state it is in.
@@ -48,6 +56,13 @@ struct LdapDnFree {
     }
 };
 using LdapDnPtr = std::unique_ptr<LDAPRDN, LdapDnFree>;
+
+// Our reference to a TLS context, from ldap_get_option(LDAP_OPT_X_TLS_CTX).
+struct TlsContextRelease {
+    void operator()(void* ctx) const noexcept {
+        if (ctx) ldap_pvt_tls_ctx_free(ctx);
+    }
+};
 
 struct LdapUrlFree {
     void operator()(LDAPURLDesc* u) const noexcept {
