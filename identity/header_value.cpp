@@ -65,27 +65,4 @@ bool is_identity_header_name(std::string_view name) noexcept {
     return true;
 }
 
-std::string join_values(std::span<const std::string> values, std::string_view separator) noexcept {
-    try {
-        std::size_t total = 0;
-        for (const auto& v : values) {
-            total += v.size();
-        }
-        if (!values.empty()) {
-            total += separator.size() * (values.size() - 1);
-        }
-        std::string out;
-        out.reserve(total);
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i != 0) {
-                out.append(separator);
-            }
-            out.append(values[i]);
-        }
-        return out;
-    } catch (const std::bad_alloc&) {
-        return {};
-    }
-}
-
 }  // namespace sso

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstddef>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,11 +30,5 @@ void encode_header_value_into(std::string_view raw, char* out) noexcept;
 // "x-sso-". Used to strip client-supplied copies of our identity headers
 // whatever their case or underscore spelling ("X-SSO-User", "x_sso_user").
 bool is_identity_header_name(std::string_view name) noexcept;
-
-// values[0] + separator + values[1] + ... ("" for no values). Values are not
-// escaped: a value containing the separator is indistinguishable from two
-// values, so pick a separator the values cannot contain (or encode them).
-// Empty string on allocation failure.
-std::string join_values(std::span<const std::string> values, std::string_view separator) noexcept;
 
 }  // namespace sso

@@ -3,9 +3,7 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 import urllib.request
 
 from t.integration.harness import Process, free_port, wait_until

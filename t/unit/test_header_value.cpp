@@ -112,16 +112,5 @@ TEST(HeaderValue, IdentityHeaderNames) {
     }
 }
 
-TEST(HeaderValue, JoinValues) {
-    const std::vector<std::string> none;
-    const std::vector<std::string> one = {"a"};
-    const std::vector<std::string> three = {"staff", "", "admins"};
-    EXPECT_EQ(join_values(none, ","), "");
-    EXPECT_EQ(join_values(one, ","), "a");
-    EXPECT_EQ(join_values(three, ","), "staff,,admins");
-    EXPECT_EQ(join_values(three, "; "), "staff; ; admins");
-    EXPECT_EQ(join_values(three, ""), "staffadmins");
-}
-
 }  // namespace
 }  // namespace sso
