@@ -862,19 +862,7 @@ def figure_instructions(stacks, args, raw, run):
     n = args.callgrind_requests
     try:
         cookie, _ = stack.login()
-        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
-        conn.request("GET", "/app/", headers={"Cookie": cookie})  # the connection, and one warm-up
-        conn.getresponse().read()
-        stack.callgrind_control("-z")  # count only the N requests below
-        for i in range(n):
-            conn.request("GET", "/app/", headers={"Cookie": cookie})
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise RuntimeError("gated request %d answered %d" % (i, resp.status))
-        stack.callgrind_control("-d")
-        conn.close()
-        stack.stop_valgrind()
+        count_requests(stack, "/app/", {"Cookie": cookie}, n, warm_up=1)
     finally:
         stacks.stop(stack)
     dump = out + ".1"
@@ -886,6 +874,25 @@ def figure_instructions(stacks, args, raw, run):
               ("set_identity", "sso::ngx::set_identity("), ("identity headers", "sso::ngx::add_identity_headers("))}
     return {"n": n, "access": access / n, "post_read": post_read / n, "gate": (access + post_read) / n,
             "whole": total / n, "parts": parts, "raw": dump}
+
+
+def count_requests(stack, path, headers, n, warm_up):
+    """nginx under callgrind: `warm_up` requests (connection set-up included), then the counters
+    are zeroed, n keep-alive requests that must all get 200 are made, and the counters dumped."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
+    for _ in range(warm_up):
+        conn.request("GET", path, headers=headers)
+        conn.getresponse().read()
+    stack.callgrind_control("-z")  # count only the n requests below
+    for i in range(n):
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError("request %d to %s answered %d" % (i, path, resp.status))
+    stack.callgrind_control("-d")
+    conn.close()
+    stack.stop_valgrind()
 
 
 def figure_basic_instructions(stacks, args, raw):
@@ -901,21 +908,8 @@ def figure_basic_instructions(stacks, args, raw):
                              idps=1, http_extra=directory_conf, extra_locations=BASIC_LOCATION)
         try:
             auth = {"Authorization": "Basic " + base64.b64encode(b"alice:alice-pw").decode()}
-            conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
-            conn.request("GET", "/basic/", headers=auth)  # the directory check, then the cache
-            conn.getresponse().read()
-            conn.request("GET", "/basic/", headers=auth)
-            conn.getresponse().read()
-            stack.callgrind_control("-z")
-            for i in range(n):
-                conn.request("GET", "/basic/", headers=auth)
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status != 200:
-                    raise RuntimeError("Basic request %d answered %d" % (i, resp.status))
-            stack.callgrind_control("-d")
-            conn.close()
-            stack.stop_valgrind()
+            # warm-up: the directory check, then one answer from the cache
+            count_requests(stack, "/basic/", auth, n, warm_up=2)
         finally:
             stacks.stop(stack)
     finally:

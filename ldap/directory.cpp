@@ -61,7 +61,11 @@ std::string printable(std::string_view s) {
 }
 
 std::string quoted(std::string_view s) {
-    return "\"" + printable(s) + "\"";
+    // Built by appending: `"\"" + std::string` trips a GCC 12 -Wrestrict false positive at -O2.
+    std::string out = printable(s);
+    out.insert(out.begin(), '"');
+    out += '"';
+    return out;
 }
 
 timeval to_timeval(int ms) noexcept {
