@@ -39,35 +39,18 @@ std::string_view last_segment(ngx_http_request_t* r) noexcept {
 
 // --- ACS: take the pending request, refuse replays, create the session -----------------------
 
-void acs_session_saved(void* data, StoreReply reply) noexcept {
-    auto* r = static_cast<ngx_http_request_t*>(data);
+void acs_signed_in(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
-    SrvConf* scf = srv_conf(r);
-    if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                    "cannot store the new session: store full or unavailable", "Service unavailable",
-                    "Your sign-in could not be completed. Please try again shortly.");
-    } else {
+    if (ctx->decision == NGX_HTTP_SEE_OTHER) {
         try {
-            const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
-            ctx->set_cookie = pool_copy(r->pool, build_set_cookie(scf->rt->cookie, sv(ctx->session_id), max_age));
-            decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, sv(ctx->return_to));
             log_reason(r, NGX_LOG_INFO,
                        "signed in \"" + std::string(sv(ctx->user_for_log)) + "\" via SAML" +
                            (ctx->in_response_to.len ? "" : " (IdP-initiated)"));
         } catch (...) {
-            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            // the sign-in stands; only its log line is lost
         }
     }
     finish(r);
-}
-
-void acs_save_session(ngx_http_request_t* r) noexcept {
-    RequestCtx* ctx = request_ctx(r);
-    SrvConf* scf = srv_conf(r);
-    const std::int64_t now = ngx_time();
-    main_conf(r)->store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session),
-                             {ctx->session_expires, scf->session_idle_timeout}, now, acs_session_saved, r);
 }
 
 void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
@@ -85,14 +68,7 @@ void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
         finish(r);
         return;
     }
-    // A login always gets a fresh id; the session the browser had before is ended (fixation).
-    if (ctx->old_session.len) {
-        main_conf(r)->store->remove(
-            Table::sessions, sv(ctx->old_session),
-            [](void* data, StoreReply) noexcept { acs_save_session(static_cast<ngx_http_request_t*>(data)); }, r);
-        return;
-    }
-    acs_save_session(r);
+    store_new_session(r, ctx, acs_signed_in);
 }
 
 void acs_pending_taken(void* data, StoreReply reply) noexcept {
@@ -199,8 +175,6 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         ctx->in_response_to = pool_copy(r->pool, assertion->in_response_to);
         ctx->replay_key = pool_copy(r->pool, assertion->idp + '\n' + assertion->assertion_id);
         ctx->replay_expires = assertion->not_on_or_after;
-        if (auto old = request_cookie(r, scf->rt->cookie.name); old && is_well_formed_session_id(*old))
-            ctx->old_session = pool_copy(r->pool, *old);
         if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
             finish(r);

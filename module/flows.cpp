@@ -1,6 +1,9 @@
 #include "module/flows.hpp"
 
+#include <algorithm>
+
 #include "module/http_util.hpp"
+#include "session/cookie.hpp"
 #include "session/form.hpp"
 #include "session/return_target.hpp"
 #include "session/session_id.hpp"
@@ -108,6 +111,50 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
                     "Internal error", "The sign-in could not be started.");
         done(r);
     }
+}
+
+namespace {
+
+void new_session_stored(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    if (reply.status != StoreStatus::ok) {
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
+                    "cannot store the new session: store full or unavailable", "Service unavailable",
+                    "Your sign-in could not be completed. Please try again shortly.");
+    } else {
+        try {
+            const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
+            ctx->set_cookie =
+                pool_copy(r->pool, build_set_cookie(srv_conf(r)->rt->cookie, sv(ctx->session_id), max_age));
+            decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, sv(ctx->return_to));
+            if (!ctx->set_cookie.data) ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        } catch (...) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    ctx->next(r);
+}
+
+void put_new_session(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    main_conf(r)->store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session),
+                             {ctx->session_expires, srv_conf(r)->session_idle_timeout}, ngx_time(), new_session_stored,
+                             r);
+}
+
+}  // namespace
+
+void store_new_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept {
+    ctx->next = done;
+    auto old = request_cookie(r, srv_conf(r)->rt->cookie.name);
+    if (old && is_well_formed_session_id(*old)) {
+        main_conf(r)->store->remove(
+            Table::sessions, *old,
+            [](void* data, StoreReply) noexcept { put_new_session(static_cast<ngx_http_request_t*>(data)); }, r);
+        return;
+    }
+    put_new_session(r);
 }
 
 // ?return_to=… checked against our own origin; "/" when absent.

@@ -21,6 +21,12 @@ ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept;
 // Looks up the session cookie; on success ctx->authenticated is set and the identity filled.
 void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept;
 
+// The end of every sign-in: ends the session the browser had (a login always gets a fresh id:
+// no fixation), stores ctx->encoded_session under ctx->session_id until ctx->session_expires,
+// and decides the 303 to ctx->return_to with the session cookie, or a 503 when the store
+// refuses. `done` runs either way; ctx->decision == NGX_HTTP_SEE_OTHER means signed in.
+void store_new_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept;
+
 // ?return_to=… checked against our own origin; "/" when absent. nullopt with `refused` set
 // when it is present and not acceptable.
 std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept;

@@ -152,6 +152,7 @@ char* ldap_directory_block(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept 
         if (auto error = ldap::settings_error(st.settings))
             return conf_error(cf, "\"sso_ldap_directory " + name + "\": " + *error);
         d->directory = std::make_unique<ldap::Directory>(std::move(st.settings));
+        d->challenge = "Basic realm=\"" + d->realm + "\", charset=\"UTF-8\"";
         return NGX_CONF_OK;
     } catch (...) {
         return static_cast<char*>(NGX_CONF_ERROR);

@@ -256,12 +256,9 @@ std::string directory_session(ngx_http_request_t* r, const LdapJob& job, std::in
     }
 }
 
-void set_basic_challenge(ngx_http_request_t* r, RequestCtx* ctx, const LdapDirectoryConf& d) noexcept {
-    try {
-        ctx->www_authenticate = pool_copy(r->pool, "Basic realm=\"" + d.realm + "\", charset=\"UTF-8\"");
-    } catch (...) {
-        ctx->www_authenticate = {0, nullptr};
-    }
+void set_basic_challenge(ngx_http_request_t*, RequestCtx* ctx, const LdapDirectoryConf& d) noexcept {
+    // Lives as long as the configuration, which outlives the request.
+    ctx->www_authenticate = {d.challenge.size(), reinterpret_cast<u_char*>(const_cast<char*>(d.challenge.data()))};
 }
 
 BasicStatus basic_sign_in(ngx_http_request_t* r, RequestCtx* ctx, const LdapDirectoryConf& d, StepDone done) noexcept {

@@ -4,7 +4,6 @@
 // Login CSRF: the form carries a random token that must equal a cookie set with the form
 // (SameSite=Strict, HttpOnly, path of the form), so another site cannot post credentials of
 // its choosing and sign the browser in as someone else.
-#include <algorithm>
 #include <string>
 
 #include <openssl/crypto.h>
@@ -85,40 +84,24 @@ ngx_int_t show_fresh_form(ngx_http_request_t* r, ngx_uint_t status, std::string_
 
 // --- after the directory answered ------------------------------------------------------
 
-void session_saved(void* data, StoreReply reply) noexcept {
-    auto* r = static_cast<ngx_http_request_t*>(data);
+void form_signed_in(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
-    LdapJob& job = *ctx->ldap_job;
-    const SrvConf* scf = srv_conf(r);
-    if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                    "cannot store the new session: store full or unavailable", "Service unavailable",
-                    "Your sign-in could not be completed. Please try again shortly.");
-        ngx_http_finalize_request(r, send_decision(r, ctx));
-        return;
-    }
-    try {
-        const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
-        ctx->set_cookie = pool_copy(r->pool, build_set_cookie(scf->rt->cookie, sv(ctx->session_id), max_age));
-        // The token has served: the next form gets a new one.
-        if (!add_response_header(r, "Set-Cookie", build_clear_cookie(csrf_cookie(r)))) {
-            ngx_http_finalize_request(r, NGX_ERROR);
-            return;
+    if (ctx->decision == NGX_HTTP_SEE_OTHER) {
+        const LdapJob& job = *ctx->ldap_job;
+        try {
+            // The token has served: the next form gets a new one.
+            if (!add_response_header(r, "Set-Cookie", build_clear_cookie(csrf_cookie(r)))) {
+                ngx_http_finalize_request(r, NGX_ERROR);
+                return;
+            }
+            log_reason(r, NGX_LOG_INFO,
+                       "signed in \"" + job.user + "\" via LDAP form (directory " + job.directory->name + ", " +
+                           job.result.user->server_url + ")");
+        } catch (...) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-        decide_redirect(r, ctx, NGX_HTTP_SEE_OTHER, job.form_return_to);
-        log_reason(r, NGX_LOG_INFO,
-                   "signed in \"" + job.user + "\" via LDAP form (directory " + job.directory->name + ", " +
-                       job.result.user->server_url + ")");
-    } catch (...) {
-        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_http_finalize_request(r, send_decision(r, ctx));
-}
-
-void save_session(ngx_http_request_t* r) noexcept {
-    RequestCtx* ctx = request_ctx(r);
-    main_conf(r)->store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session),
-                             {ctx->session_expires, srv_conf(r)->session_idle_timeout}, ngx_time(), session_saved, r);
 }
 
 void form_checked(ngx_http_request_t* r, LdapJob& job) noexcept {
@@ -148,20 +131,13 @@ void form_checked(ngx_http_request_t* r, LdapJob& job) noexcept {
     }
     ctx->session_id = pool_copy(r->pool, *id);
     ctx->encoded_session = pool_copy(r->pool, encoded);
+    ctx->return_to = pool_copy(r->pool, job.form_return_to);
     ctx->session_expires = expires;
-    if (!ctx->session_id.data || !ctx->encoded_session.data) {
+    if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->return_to.data) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    // A sign-in always gets a fresh id; the session the browser had before ends (fixation).
-    auto old = request_cookie(r, scf->rt->cookie.name);
-    if (old && is_well_formed_session_id(*old)) {
-        main_conf(r)->store->remove(
-            Table::sessions, *old,
-            [](void* data, StoreReply) noexcept { save_session(static_cast<ngx_http_request_t*>(data)); }, r);
-        return;
-    }
-    save_session(r);
+    store_new_session(r, ctx, form_signed_in);
 }
 
 // --- POST ----------------------------------------------------------------------------------

@@ -99,16 +99,14 @@ char* set_enum(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
             return NGX_CONF_OK;
         }
         try {
-            choices += (choices.empty() ? "" : ", ") + str(e->name);
+            if (!choices.empty()) choices += ", ";
+            choices.append(reinterpret_cast<const char*>(e->name.data), e->name.len);
         } catch (...) {
             return static_cast<char*>(NGX_CONF_ERROR);
         }
     }
-    try {
-        return conf_error(cf, "\"" + str(cmd->name) + "\": invalid value \"" + str(value) + "\" (" + choices + ")");
-    } catch (...) {
-        return static_cast<char*>(NGX_CONF_ERROR);
-    }
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": invalid value \"%V\" (%s)", &cmd->name, &value, choices.c_str());
+    return static_cast<char*>(NGX_CONF_ERROR);
 }
 
 char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {

@@ -40,8 +40,7 @@ struct RequestCtx {
     ngx_str_t message;
     Identity identity;
     // endpoint work in flight
-    ngx_str_t session_id;   // the new session (ACS) or the one to end (logout)
-    ngx_str_t old_session;  // a session cookie the browser had before logging in again
+    ngx_str_t session_id;  // the new session (ACS) or the one to end (logout)
     ngx_str_t return_to;
     ngx_str_t encoded_session;
     std::int64_t session_expires;

@@ -36,6 +36,7 @@ struct LdapDirectoryConf {
     time_t cache_ttl = 60;         // successful Basic checks are reused this long; 0: never
     time_t failure_cache_ttl = 2;  // and failed ones this long (at most kMaxFailureCacheTtl)
     std::string realm;             // for WWW-Authenticate: Basic realm="..."
+    std::string challenge;         // the whole WWW-Authenticate value, made from realm at load
 };
 inline constexpr time_t kMaxFailureCacheTtl = 10;
 
