@@ -42,6 +42,7 @@ os.environ["NGX_SSO_MODULE"] = os.environ.get("SSO_BENCH_MODULE", RELEASE_MODULE
 os.environ.pop("NGX_SSO_PRELOAD", None)
 sys.path.insert(0, REPO)
 from t.integration import harness  # noqa: E402
+from t.integration.ldap_server import Slapd  # noqa: E402
 
 ACS_LUA = os.path.join(BENCH, "acs.lua")
 NGINX = harness.NGINX
@@ -538,16 +539,20 @@ BASIC_LOCATION = """
 """
 
 
+def start_basic_stack(stacks, slapd, **kw):
+    """A bench stack whose /basic/ location checks Basic credentials against `slapd`."""
+    directory_conf = BASIC_DIRECTORY % {"url": slapd.ldap_url, "service_dn": slapd.service_dn,
+                                        "service_pw": slapd.service_password, "base": slapd.base_dn}
+    return stacks.start(http_extra=directory_conf, extra_locations=BASIC_LOCATION, **kw)
+
+
 def figure_basic(stacks, args, raw):
     """The same request with the same Basic credentials to /plain/ (no gate) and /basic/. The
     directory is frozen (SIGSTOP) while wrk runs: a request that missed the cache would wait
     for it and time out, so every counted 2xx was answered from the cache."""
-    from t.integration.ldap_server import Slapd
     slapd = Slapd().start()
     try:
-        directory_conf = BASIC_DIRECTORY % {"url": slapd.ldap_url, "service_dn": slapd.service_dn,
-                                            "service_pw": slapd.service_password, "base": slapd.base_dn}
-        stack = stacks.start(workers=2, http_extra=directory_conf, extra_locations=BASIC_LOCATION)
+        stack = start_basic_stack(stacks, slapd, workers=2)
         try:
             header = "Authorization: Basic " + base64.b64encode(b"alice:alice-pw").decode()
             auth = {"Authorization": header.split(": ", 1)[1]}
@@ -897,15 +902,12 @@ def count_requests(stack, path, headers, n, warm_up):
 
 def figure_basic_instructions(stacks, args, raw):
     """Figure 4 for HTTP Basic with the cache warm: instructions per request under callgrind."""
-    from t.integration.ldap_server import Slapd
     out = os.path.join(raw, "callgrind.basic.out")
     n = args.callgrind_requests
     slapd = Slapd().start()
     try:
-        directory_conf = BASIC_DIRECTORY % {"url": slapd.ldap_url, "service_dn": slapd.service_dn,
-                                            "service_pw": slapd.service_password, "base": slapd.base_dn}
-        stack = stacks.start(workers=1, valgrind=[VALGRIND, "--tool=callgrind", "--callgrind-out-file=" + out],
-                             idps=1, http_extra=directory_conf, extra_locations=BASIC_LOCATION)
+        stack = start_basic_stack(stacks, slapd, workers=1, idps=1,
+                                  valgrind=[VALGRIND, "--tool=callgrind", "--callgrind-out-file=" + out])
         try:
             auth = {"Authorization": "Basic " + base64.b64encode(b"alice:alice-pw").decode()}
             # warm-up: the directory check, then one answer from the cache
