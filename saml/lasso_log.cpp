@@ -3,6 +3,9 @@
 #include <glib.h>
 
 #include <cstdarg>
+#include <mutex>
+
+#include "saml/lasso_includes.hpp"
 
 extern "C" __attribute__((visibility("default"))) void lasso_log(GLogLevelFlags level, const char* filename, int line,
                                                                  const char* function, const char* format, ...) {
@@ -21,6 +24,16 @@ void keep_lasso_log_quiet() noexcept {
     // The address escapes, so the object file (and lasso_log with it) stays in the link.
     static void (*volatile keep)(GLogLevelFlags, const char*, int, const char*, const char*, ...) = &lasso_log;
     (void)keep;
+}
+
+bool lasso_ready() {
+    static std::once_flag once;
+    static bool ok = false;
+    std::call_once(once, [] {
+        keep_lasso_log_quiet();
+        ok = lasso_init() == 0;
+    });
+    return ok;
 }
 
 }  // namespace sso

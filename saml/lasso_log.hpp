@@ -10,4 +10,7 @@ namespace sso {
 // Called once at start-up; it only makes sure the linker keeps our lasso_log.
 void keep_lasso_log_quiet() noexcept;
 
+// lasso_init() (which also sets up libxml2 and xmlsec) exactly once, from any thread.
+bool lasso_ready();
+
 }  // namespace sso

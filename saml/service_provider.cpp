@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <optional>
 
 #include "saml/base64.hpp"
@@ -61,16 +60,6 @@ std::optional<std::string> random_id() {
 void replace_string(char*& field, const char* value) {
     g_free(field);
     field = g_strdup(value);
-}
-
-bool lasso_ready() {
-    static std::once_flag once;
-    static bool ok = false;
-    std::call_once(once, [] {
-        keep_lasso_log_quiet();
-        ok = lasso_init() == 0;
-    });
-    return ok;
 }
 
 // Reads the certificate and key, checks they belong together, returns the cert's DER base64.
