@@ -72,6 +72,13 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     // API clients sign in on the request itself.
     if (lcf->ldap && lcf->ldap_basic && basic_sign_in(r, ctx, *lcf->ldap, finish) == BasicStatus::started) return;
     const bool saml = signs_in_with_saml(scf, lcf);
+    if (saml && !scf->rt->sp && scf->rt->metadata_expired()) {
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_WARN,
+                    "no session and no sign-in: the IdP metadata has expired", "Sign-in unavailable",
+                    "The identity provider's metadata has expired and no fresh copy could be loaded yet.");
+        finish(r);
+        return;
+    }
     if (saml && !scf->rt->sp) {
         decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_INFO,
                     "access denied: SAML is off for this server (no sso_idp_metadata) and no session",

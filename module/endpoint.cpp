@@ -289,6 +289,11 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
         if (!get) return NGX_HTTP_NOT_ALLOWED;
         return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp_metadata);
     }
+    if (!scf->rt->sp && scf->rt->metadata_expired()) {
+        log_reason(r, NGX_LOG_WARN, "SAML endpoint used while the IdP metadata has expired");
+        return send_page(r, NGX_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
+                         "The identity provider's metadata has expired and no fresh copy could be loaded yet.");
+    }
     if (!scf->rt->sp) {
         log_reason(r, NGX_LOG_INFO, "SAML endpoint used while SAML is off (no sso_idp_metadata)");
         return send_page(r, NGX_HTTP_NOT_FOUND, "SAML is off",

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "module/access_rules.hpp"
@@ -14,8 +15,11 @@
 #include "module/ldap_directive.hpp"
 #include "module/http_util.hpp"
 #include "module/request_ctx.hpp"
+#include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
+#include "saml/idp_metadata.hpp"
+#include "saml/idp_metadata_loader.hpp"
 
 namespace sso::ngx {
 namespace {
@@ -200,6 +204,14 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_sp_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(key_file)},
     {ngx_string("sso_sp_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(cert_file)},
     {ngx_string("sso_idp_metadata"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_file)},
+    {ngx_string("sso_idp_metadata_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(idp_metadata_url)},
+    {ngx_string("sso_idp_metadata_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_certificate)},
+    {ngx_string("sso_idp_metadata_refresh"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     SRV_OFF(idp_metadata_refresh)},
+    {ngx_string("sso_idp_metadata_timeout"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     SRV_OFF(idp_metadata_timeout)},
+    {ngx_string("sso_idp_metadata_cache_path"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_path_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, metadata_cache_path), nullptr},
     {ngx_string("sso_sign_requests"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(sign_requests)},
     {ngx_string("sso_allow_sha1"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(allow_sha1)},
     {ngx_string("sso_idp_initiated"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(idp_initiated)},
@@ -226,6 +238,15 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
     return ngx_pcalloc(cf->pool, sizeof(MainConf));
 }
 
+// Directory calls and metadata fetches block, so they run in a thread pool; "default" is
+// nginx's own (32 threads), created on demand like `aio threads` does.
+bool use_thread_pool(ngx_conf_t* cf, MainConf* mcf) noexcept {
+    if (mcf->thread_pool) return true;
+    ngx_str_t* pool_name = mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr;
+    mcf->thread_pool = ngx_thread_pool_add(cf, pool_name);
+    return mcf->thread_pool != nullptr;
+}
+
 char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     auto* mcf = static_cast<MainConf*>(conf);
     // Default zones, so that `sso on` works without further set-up.
@@ -246,11 +267,7 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
     if (mcf->ldap) {
-        // Directory calls block, so they run in a thread pool; "default" is nginx's own (32
-        // threads), created on demand like `aio threads` does.
-        ngx_str_t* pool_name = mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr;
-        mcf->thread_pool = ngx_thread_pool_add(cf, pool_name);
-        if (!mcf->thread_pool) return static_cast<char*>(NGX_CONF_ERROR);
+        if (!use_thread_pool(cf, mcf)) return static_cast<char*>(NGX_CONF_ERROR);
         unsigned char secret[32];
         if (RAND_bytes(secret, sizeof secret) != 1)
             return conf_error(cf, "sso: no random bytes for the credential cache key");
@@ -270,6 +287,8 @@ void* create_srv_conf(ngx_conf_t* cf) noexcept {
     c->idp_initiated = NGX_CONF_UNSET;
     c->want_assertions_signed = NGX_CONF_UNSET;
     c->clock_skew = NGX_CONF_UNSET;
+    c->idp_metadata_refresh = NGX_CONF_UNSET;
+    c->idp_metadata_timeout = NGX_CONF_UNSET_MSEC;
     c->session_lifetime = NGX_CONF_UNSET;
     c->session_idle_timeout = NGX_CONF_UNSET;
     c->login_timeout = NGX_CONF_UNSET;
@@ -307,6 +326,90 @@ const ngx_str_t* file_for(const SrvConf* c, const std::string& subject) {
     if (subject == "certificate") return &c->cert_file;
     if (subject == "idp_metadata") return &c->idp_metadata_file;
     return nullptr;
+}
+
+// Every worker refreshes (URL) or watches the expiry (file) of these; sso_status lists them.
+char* add_metadata_source(ngx_conf_t* cf, MetadataSource* source) {
+    if (!source) return static_cast<char*>(NGX_CONF_ERROR);
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));
+    if (!mcf->metadata_sources) mcf->metadata_sources = ngx_array_create(cf->pool, 4, sizeof(MetadataSource*));
+    auto** slot =
+        mcf->metadata_sources ? static_cast<MetadataSource**>(ngx_array_push(mcf->metadata_sources)) : nullptr;
+    if (!slot) return static_cast<char*>(NGX_CONF_ERROR);
+    *slot = source;
+    return NGX_CONF_OK;
+}
+
+// The cached copy of a URL's metadata is named after the URL, so that servers sharing a URL
+// share the file and a changed URL never reads another one's copy.
+std::string cache_file_name(std::string_view url) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(url.data(), url.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string name;
+    for (unsigned int i = 0; i < 16; ++i) {
+        name += hex[digest[i] >> 4];
+        name += hex[digest[i] & 15];
+    }
+    return name + ".xml";
+}
+
+// sso_idp_metadata_url: fetched now (bounded by the timeout, in the master as it reads the
+// configuration), else the copy the last good fetch left on disk; nginx -t fails with neither.
+char* load_from_url(ngx_conf_t* cf, SrvConf* c, ServerRuntime* rt, SpSettings s, MetadataTrust trust) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));
+    static ngx_path_init_t default_cache_path = {ngx_string("sso_metadata"), {0, 0, 0}};
+    if (ngx_conf_merge_path_value(cf, &mcf->metadata_cache_path, nullptr, &default_cache_path) != NGX_CONF_OK)
+        return static_cast<char*>(NGX_CONF_ERROR);
+    if (!use_thread_pool(cf, mcf)) return static_cast<char*>(NGX_CONF_ERROR);
+    UrlMetadataConfig config;
+    config.url = str(c->idp_metadata_url);
+    if (config.url.rfind("http://", 0) != 0 && config.url.rfind("https://", 0) != 0)
+        return conf_error(cf, "\"sso_idp_metadata_url\": \"" + config.url + "\" is not an http:// or https:// URL");
+    if (!http_client_init()) return conf_error(cf, "\"sso_idp_metadata_url\": libcurl could not be initialised");
+    config.cache_file = str(mcf->metadata_cache_path->name) + "/" + cache_file_name(config.url);
+    config.fetch.timeout_ms = static_cast<long>(c->idp_metadata_timeout);
+    config.trust = std::move(trust);
+    config.sp = std::move(s);
+    // nginx creates the directory (owned by the worker user) only after the configuration is
+    // read; the first fetch needs it now.
+    const bool save = !ngx_test_config;
+    if (save && ngx_create_dir(mcf->metadata_cache_path->name.data, 0700) == NGX_FILE_ERROR && ngx_errno != NGX_EEXIST)
+        ngx_conf_log_error(NGX_LOG_WARN, cf, ngx_errno, "\"sso_idp_metadata_cache_path\": cannot create \"%V\"",
+                           &mcf->metadata_cache_path->name);
+    const std::int64_t now = ngx_time();
+    MetadataLoad load = fetch_metadata(config, now, "", save);
+    MetadataStatus status;
+    status.origin = "url";
+    status.location = config.url;
+    status.cache_file = config.cache_file;
+    status.last_fetch = now;
+    status.last_fetch_result = load.ok() ? "ok" : load.error;
+    status.loaded_from = "url";
+    if (load.ok()) {
+        status.last_success = now;
+    } else {
+        MetadataLoad cached = load_cached_metadata(config, now);
+        if (!cached.ok()) return conf_error(cf, "\"sso_idp_metadata_url\": " + load.error + ", and " + cached.error);
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "\"sso_idp_metadata_url\": %s; using the cached copy \"%s\"",
+                           load.error.c_str(), config.cache_file.c_str());
+        load = std::move(cached);
+        status.loaded_from = "cache";
+    }
+    if (!load.warning.empty())
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "\"sso_idp_metadata_url\": %s", load.warning.c_str());
+    rt->sp = std::move(load.sp);
+    rt->sp_metadata = rt->sp->metadata_xml();
+    status.entity_id = load.info.entity_id;
+    status.loaded_at = now;
+    status.valid_until = load.info.valid_until;
+    status.signature_verified = load.info.signature_verified;
+    status.next_refresh =
+        now + next_refresh_delay(c->idp_metadata_refresh, &load.info, now, status.loaded_from == "cache");
+    rt->metadata = pool_new<MetadataSource>(cf->pool, rt, std::move(status), std::move(config), std::move(load.xml),
+                                            c->idp_metadata_refresh, load.info);
+    return add_metadata_source(cf, rt->metadata);
 }
 
 // Builds the per-server runtime: cookie settings, attribute map and, when IdP metadata is
@@ -349,12 +452,16 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         }
     }
 
-    const bool saml_on = c->idp_metadata_file.len && sv(c->idp_metadata_file) != "none";
+    const bool from_file = c->idp_metadata_file.len && sv(c->idp_metadata_file) != "none";
+    const bool from_url = c->idp_metadata_url.len != 0;
+    if (from_file && from_url)
+        return conf_error(cf, "\"sso_idp_metadata\" and \"sso_idp_metadata_url\" are both set; use one of them");
+    const bool saml_on = from_file || from_url;
     const bool sp_described = c->entity_id.len && c->acs_url.len && c->key_file.len && c->cert_file.len;
     if (saml_on) {
-        if (!c->key_file.len) return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_key\" is missing");
-        if (!c->cert_file.len)
-            return conf_error(cf, "\"sso_idp_metadata\" is set but \"sso_sp_certificate\" is missing");
+        const std::string source = from_url ? "\"sso_idp_metadata_url\"" : "\"sso_idp_metadata\"";
+        if (!c->key_file.len) return conf_error(cf, source + " is set but \"sso_sp_key\" is missing");
+        if (!c->cert_file.len) return conf_error(cf, source + " is set but \"sso_sp_certificate\" is missing");
     }
     if (!saml_on && !sp_described) return NGX_CONF_OK;  // nothing to publish, SAML off
 
@@ -367,9 +474,13 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     s.allow_unsolicited = c->idp_initiated;
     s.want_assertions_signed = c->want_assertions_signed;
     s.max_response_bytes = c->max_response_size;
+    MetadataTrust trust;
+    trust.allow_sha1 = c->allow_sha1;
     std::vector<std::pair<const ngx_str_t*, std::string*>> inputs = {{&c->key_file, &s.key_pem},
                                                                      {&c->cert_file, &s.cert_pem}};
-    if (saml_on) inputs.emplace_back(&c->idp_metadata_file, &s.idp_metadata_xml);
+    if (from_file) inputs.emplace_back(&c->idp_metadata_file, &s.idp_metadata_xml);
+    if (saml_on && c->idp_metadata_certificate.len)
+        inputs.emplace_back(&c->idp_metadata_certificate, &trust.certificate_pem);
     for (auto [field, out] : inputs) {
         auto contents = read_file(*field);
         if (!contents) return conf_error(cf, "cannot read file \"" + str(*field) + "\"");
@@ -386,11 +497,29 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         rt->sp_metadata = std::move(metadata.value());
         return NGX_CONF_OK;
     }
+    if (from_url) {
+        // The SP side is checked first, so that its errors name their own directives.
+        auto metadata = ServiceProvider::sp_metadata(s);
+        if (!metadata) return report(metadata.error());
+        return load_from_url(cf, c, rt, std::move(s), std::move(trust));
+    }
+    const std::int64_t now = ngx_time();
+    auto info = check_idp_metadata(s.idp_metadata_xml, now, trust);
+    if (!info) return report(info.error());
     auto sp = ServiceProvider::create(s);  // checks the key pair and builds the metadata once
     if (!sp) return report(sp.error());
     rt->sp_metadata = sp.value()->metadata_xml();
     rt->sp = std::move(sp.value());
-    return NGX_CONF_OK;
+    MetadataStatus status;
+    status.origin = "file";
+    status.location = str(c->idp_metadata_file);
+    status.entity_id = info->entity_id;
+    status.loaded_from = "file";
+    status.loaded_at = now;
+    status.valid_until = info->valid_until;
+    status.signature_verified = info->signature_verified;
+    rt->metadata = pool_new<MetadataSource>(cf->pool, rt, std::move(status));
+    return add_metadata_source(cf, rt->metadata);
 }
 
 char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
@@ -401,6 +530,10 @@ char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_str_value(c->key_file, prev->key_file, "");
     ngx_conf_merge_str_value(c->cert_file, prev->cert_file, "");
     ngx_conf_merge_str_value(c->idp_metadata_file, prev->idp_metadata_file, "none");
+    ngx_conf_merge_str_value(c->idp_metadata_url, prev->idp_metadata_url, "");
+    ngx_conf_merge_str_value(c->idp_metadata_certificate, prev->idp_metadata_certificate, "");
+    ngx_conf_merge_sec_value(c->idp_metadata_refresh, prev->idp_metadata_refresh, 3600);
+    ngx_conf_merge_msec_value(c->idp_metadata_timeout, prev->idp_metadata_timeout, 10000);
     ngx_conf_merge_value(c->sign_requests, prev->sign_requests, 1);
     ngx_conf_merge_value(c->allow_sha1, prev->allow_sha1, 0);
     ngx_conf_merge_value(c->idp_initiated, prev->idp_initiated, 0);
@@ -478,6 +611,15 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     return NGX_OK;
 }
 
+// Each worker keeps its servers' IdP metadata fresh.
+ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sso_module));
+    if (!mcf || !mcf->metadata_sources) return NGX_OK;
+    auto** sources = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
+    for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) sources[i]->start(cycle, mcf->thread_pool);
+    return NGX_OK;
+}
+
 ngx_http_module_t kModuleCtx = {
     preconfiguration, postconfiguration, create_main_conf, init_main_conf,
     create_srv_conf,  merge_srv_conf,    create_loc_conf,  merge_loc_conf,
@@ -494,7 +636,7 @@ __attribute__((visibility("default"))) ngx_module_t ngx_http_sso_module = {
     NGX_HTTP_MODULE,
     nullptr,
     nullptr,
-    nullptr,
+    sso::ngx::init_process,
     nullptr,
     nullptr,
     nullptr,

@@ -19,6 +19,7 @@
 namespace sso::ngx {
 
 class ShmStore;
+class MetadataSource;
 
 // Built in merge_srv_conf, owned by the configuration pool (its cleanup runs the destructor).
 struct ServerRuntime {
@@ -27,6 +28,8 @@ struct ServerRuntime {
     std::string scope;                    // sessions issued here are valid only here
     CookieOptions cookie;
     AttributeMap attributes;
+    MetadataSource* metadata = nullptr;      // where the IdP metadata came from (null: SAML off)
+    bool metadata_expired() const noexcept;  // SAML is off because validUntil passed
 };
 
 // One `sso_ldap_directory NAME { ... }` block.
@@ -60,6 +63,8 @@ struct MainConf {
     // Keys the credential cache, from random bytes made when the configuration loads: the
     // cache never holds a password or a plain hash of one.
     CredentialKey* credential_key;
+    ngx_path_t* metadata_cache_path;  // sso_idp_metadata_cache_path: copies of fetched metadata
+    ngx_array_t* metadata_sources;    // of MetadataSource*: refreshed by every worker, shown by sso_status
 };
 
 struct SrvConf {
@@ -67,7 +72,11 @@ struct SrvConf {
     ngx_str_t acs_url;
     ngx_str_t key_file;
     ngx_str_t cert_file;
-    ngx_str_t idp_metadata_file;  // "none" (the default) leaves SAML off
+    ngx_str_t idp_metadata_file;         // "none" (the default) leaves SAML off
+    ngx_str_t idp_metadata_url;          // or fetched from here (with a cached copy on disk)
+    ngx_str_t idp_metadata_certificate;  // when set, the metadata must be signed by this certificate
+    time_t idp_metadata_refresh;
+    ngx_msec_t idp_metadata_timeout;
     ngx_flag_t sign_requests;
     ngx_flag_t allow_sha1;
     ngx_flag_t idp_initiated;

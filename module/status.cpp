@@ -1,23 +1,88 @@
-// `sso_status`: what the shared-memory zones hold, as JSON, for monitoring and the benchmarks.
+// `sso_status`: what the shared-memory zones hold and where each server's IdP metadata came
+// from, as JSON (built with jansson), for monitoring and the benchmarks.
+#include <jansson.h>
+
+#include <memory>
 #include <string>
 
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
+#include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
+#include "saml/saml_time.hpp"
 
 namespace sso::ngx {
 namespace {
 
-std::string zone_json(const ZoneStats& z, std::initializer_list<std::pair<const char*, Table>> tables) {
-    std::string out = "{\"name\":\"" + std::string(sv(z.name)) + "\",\"size\":" + std::to_string(z.size) +
-                      ",\"used_bytes\":" + std::to_string(z.used_bytes) + ",\"entries\":{";
-    bool first = true;
-    for (const auto& [name, table] : tables) {
-        out += std::string(first ? "" : ",") + "\"" + name + "\":" + std::to_string(z.entries[static_cast<int>(table)]);
-        first = false;
+struct JsonFree {
+    void operator()(json_t* j) const noexcept { json_decref(j); }
+};
+using JsonPtr = std::unique_ptr<json_t, JsonFree>;
+
+// jansson takes UTF-8 only; a reason quoting foreign bytes keeps its ASCII.
+json_t* text(std::string_view s) {
+    if (json_t* j = json_stringn(s.data(), s.size())) return j;
+    std::string ascii(s);
+    for (char& c : ascii)
+        if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    return json_stringn(ascii.data(), ascii.size());
+}
+
+json_t* time_or_null(std::int64_t t) {
+    return t ? text(format_saml_time(t)) : json_null();
+}
+
+json_t* zone_json(const ZoneStats& z, std::initializer_list<std::pair<const char*, Table>> tables) {
+    json_t* entries = json_object();
+    for (const auto& [name, table] : tables)
+        json_object_set_new(entries, name, json_integer(static_cast<json_int_t>(z.entries[static_cast<int>(table)])));
+    return json_pack("{s:o, s:I, s:I, s:o}", "name", text(sv(z.name)), "size", static_cast<json_int_t>(z.size),
+                     "used_bytes", static_cast<json_int_t>(z.used_bytes), "entries", entries);
+}
+
+json_t* metadata_json(const MetadataStatus& m) {
+    json_t* o = json_object();
+    json_object_set_new(o, "entity_id", text(m.entity_id));
+    json_object_set_new(o, "origin", text(m.origin));
+    json_object_set_new(o, "location", text(m.location));
+    json_object_set_new(o, "loaded_from", text(m.loaded_from));
+    json_object_set_new(o, "loaded_at", time_or_null(m.loaded_at));
+    json_object_set_new(o, "valid_until", m.valid_until ? time_or_null(*m.valid_until) : json_null());
+    json_object_set_new(o, "signature_verified", json_boolean(m.signature_verified));
+    json_object_set_new(o, "expired", json_boolean(m.expired));
+    if (m.origin == "url") {
+        json_object_set_new(o, "cache_file", text(m.cache_file));
+        json_object_set_new(o, "last_fetch", time_or_null(m.last_fetch));
+        json_object_set_new(o, "last_fetch_result", text(m.last_fetch_result));
+        json_object_set_new(o, "last_success", time_or_null(m.last_success));
+        json_object_set_new(o, "next_refresh", time_or_null(m.next_refresh));
     }
-    return out + "}}";
+    return o;
+}
+
+std::string status_json(const MainConf* mcf) {
+    const ShmStore* store = mcf->shm;
+    JsonPtr root(json_object());
+    json_object_set_new(
+        root.get(), "zones",
+        json_pack("{s:o, s:o}", "sessions",
+                  zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
+                                                            {"pending_requests", Table::pending_requests},
+                                                            {"cached_credentials", Table::credentials}}),
+                  "replay",
+                  zone_json(store->stats(Table::seen_assertions), {{"seen_assertions", Table::seen_assertions}})));
+    // As this worker sees it: every worker refreshes URL metadata on its own timer.
+    json_t* sources = json_array();
+    if (mcf->metadata_sources) {
+        auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
+        for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i)
+            json_array_append_new(sources, metadata_json(list[i]->status()));
+    }
+    json_object_set_new(root.get(), "idp_metadata", sources);
+    std::unique_ptr<char, decltype(&free)> dumped(json_dumps(root.get(), JSON_COMPACT), &free);
+    if (!dumped) throw std::bad_alloc();
+    return std::string(dumped.get()) + "\n";
 }
 
 }  // namespace
@@ -26,17 +91,7 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     try {
-        // Zone names come from the configuration (letters, digits, '_' in practice); they are
-        // written as they are.
-        const ShmStore* store = main_conf(r)->shm;
-        const std::string body =
-            "{\"zones\":{\"sessions\":" +
-            zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
-                                                      {"pending_requests", Table::pending_requests},
-                                                      {"cached_credentials", Table::credentials}}) +
-            ",\"replay\":" +
-            zone_json(store->stats(Table::seen_assertions), {{"seen_assertions", Table::seen_assertions}}) + "}}\n";
-        return send_body(r, NGX_HTTP_OK, "application/json", body);
+        return send_body(r, NGX_HTTP_OK, "application/json", status_json(main_conf(r)));
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
