@@ -51,6 +51,36 @@ std::string encode_header_value(std::string_view raw) noexcept {
     }
 }
 
+std::string decode_header_value(std::string_view encoded) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(encoded.size());
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+        if (encoded[i] == '%' && i + 2 < encoded.size() && hex(encoded[i + 1]) >= 0 && hex(encoded[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(encoded[i + 1]) * 16 + hex(encoded[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(encoded[i]);
+        }
+    }
+    return out;
+}
+
+bool is_header_name(std::string_view name, std::string_view wanted) noexcept {
+    if (name.size() != wanted.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char a = name[i] == '_' ? '-' : ascii_lower(name[i]);
+        const char b = wanted[i] == '_' ? '-' : ascii_lower(wanted[i]);
+        if (a != b) return false;
+    }
+    return true;
+}
+
 bool is_identity_header_name(std::string_view name) noexcept {
     constexpr std::string_view kPrefix = "x-sso-";
     if (name.size() < kPrefix.size()) {

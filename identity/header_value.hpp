@@ -26,6 +26,14 @@ std::size_t encoded_header_value_length(std::string_view raw) noexcept;
 // terminator): for callers that allocate from an nginx pool.
 void encode_header_value_into(std::string_view raw, char* out) noexcept;
 
+// The inverse of encode_header_value: the exact bytes that were encoded. A '%' that is not
+// followed by two hex digits (never written by the encoder) is kept as is.
+std::string decode_header_value(std::string_view encoded);
+
+// True when the header name `name` is `wanted`, compared ASCII case-insensitively with every
+// '_' read as '-' (how a client may try to slip a header past a strip: "x_sso_jwt").
+bool is_header_name(std::string_view name, std::string_view wanted) noexcept;
+
 // True when `name`, ASCII-lowercased with every '_' read as '-', starts with
 // "x-sso-". Used to strip client-supplied copies of our identity headers
 // whatever their case or underscore spelling ("X-SSO-User", "x_sso_user").

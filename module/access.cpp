@@ -128,8 +128,10 @@ ngx_int_t conclude(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         return NGX_DONE;
     }
     if (ctx->decision == NGX_OK && ctx->authenticated) {
-        if (loc_conf(r)->identity_headers && !ctx->headers_set) {
-            if (!add_identity_headers(r, ctx->identity)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (!ctx->headers_set) {
+            if (loc_conf(r)->identity_headers && !add_identity_headers(r, ctx->identity))
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (!add_jwt_header(r, ctx)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             ctx->headers_set = 1;
         }
         return NGX_OK;
@@ -143,11 +145,15 @@ ngx_int_t conclude(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
 
 ngx_int_t post_read_handler(ngx_http_request_t* r) noexcept {
     if (strip_identity_headers(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    // The server's token header (here loc_conf is the server's); a location's own is removed
+    // in its access phase.
+    if (strip_jwt_header(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return NGX_DECLINED;
 }
 
 ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     LocConf* lcf = loc_conf(r);
+    if (strip_jwt_header(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;  // also where sso is off
     if (!lcf->enable || lcf->endpoint) return NGX_DECLINED;
     RequestCtx* ctx = request_ctx(r);
     if (!ctx) return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -15,7 +15,7 @@ namespace {
 void answer(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     if (ctx->decision == NGX_OK && ctx->authenticated && access_allowed(r, ctx)) {
-        if (!add_identity_response_headers(r, ctx->identity)) {
+        if (!add_identity_response_headers(r, ctx->identity) || !add_jwt_response_header(r, ctx)) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }

@@ -166,10 +166,17 @@ ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_vi
 }
 
 ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name) noexcept) noexcept {
+    using Match = bool (*)(std::string_view) noexcept;
+    return remove_request_headers(
+        r, [](std::string_view name, const void* m) noexcept { return (*static_cast<const Match*>(m))(name); }, &match);
+}
+
+ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name, const void* data) noexcept,
+                                 const void* data) noexcept {
     bool found = false;
     for (ngx_list_part_t* part = &r->headers_in.headers.part; part && !found; part = part->next) {
         auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts && !found; ++i) found = match(sv(h[i].key));
+        for (ngx_uint_t i = 0; i < part->nelts && !found; ++i) found = match(sv(h[i].key), data);
     }
     if (!found) return NGX_OK;
     // ngx_list_t cannot delete: copy the list without the matching headers.
@@ -178,7 +185,7 @@ ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::strin
     for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
         auto* h = static_cast<ngx_table_elt_t*>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-            if (match(sv(h[i].key))) continue;
+            if (match(sv(h[i].key), data)) continue;
             auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&clean));
             if (!copy) return NGX_ERROR;
             *copy = h[i];

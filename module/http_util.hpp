@@ -43,6 +43,9 @@ std::string html_escape(std::string_view s);
 
 // Removes every request header whose name `match` accepts (before they are copied upstream).
 ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name) noexcept) noexcept;
+// The same with a context for `match` (e.g. a configured header name).
+ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name, const void* data) noexcept,
+                                 const void* data) noexcept;
 
 // The request body read by ngx_http_read_client_request_body, from memory or its temporary
 // file; nullopt when there is none or it cannot be read. May throw std::bad_alloc.

@@ -199,6 +199,11 @@ ngx_command_t kCommands[] = {
      offsetof(LocConf, non_browser), kNonBrowser},
     {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},
     {ngx_string("sso_groups_separator"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(groups_separator)},
+    {ngx_string("sso_jwt_header"), kLoc | NGX_CONF_TAKE1, set_jwt_header, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_jwt_key"), kLoc | NGX_CONF_TAKE2, set_jwt_key, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_jwt_issuer"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(jwt.issuer)},
+    {ngx_string("sso_jwt_audience"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(jwt.audience)},
+    {ngx_string("sso_jwt_lifetime"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, LOC_OFF(jwt.lifetime)},
     {ngx_string("sso_sp_entity_id"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(entity_id)},
     {ngx_string("sso_sp_acs_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(acs_url)},
     {ngx_string("sso_sp_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(key_file)},
@@ -569,6 +574,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     c->ldap_basic = NGX_CONF_UNSET;
     c->require = static_cast<AccessRules*>(NGX_CONF_UNSET_PTR);
     c->require_match = NGX_CONF_UNSET_UINT;
+    init_jwt_conf(&c->jwt);
     return c;
 }
 
@@ -593,11 +599,11 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     }
     if (c->login == login_ldap && !c->ldap)
         return conf_error(cf, "\"sso_login ldap\" needs \"sso_ldap\" naming a directory");
-    return NGX_CONF_OK;
+    return merge_jwt_conf(cf, &prev->jwt, &c->jwt);
 }
 
 ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
-    return add_variables(cf);
+    return add_variables(cf) == NGX_OK ? add_jwt_variable(cf) : NGX_ERROR;
 }
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {

@@ -51,6 +51,7 @@ struct RequestCtx {
     ngx_str_t user_for_log;
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
+    ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 

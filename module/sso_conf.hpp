@@ -11,6 +11,7 @@
 #include "identity/access_policy.hpp"
 #include "identity/attribute_map.hpp"
 #include "ldap/directory.hpp"
+#include "module/identity_token.hpp"
 #include "saml/service_provider.hpp"
 #include "session/cookie.hpp"
 #include "session/credential_key.hpp"
@@ -120,6 +121,7 @@ struct LocConf {
     ngx_flag_t ldap_basic;          // sso_ldap_basic: HTTP Basic against the directory
     AccessRules* require;           // sso_require lines; null: any signed-in user
     ngx_uint_t require_match;       // sso_require_match all|any
+    JwtLocConf jwt;                 // sso_jwt_*: the signed identity token
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

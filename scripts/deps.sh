@@ -6,7 +6,9 @@ packages=(
   # build
   cmake g++ make pkg-config nginx nginx-dev
   liblasso3-dev libxmlsec1-dev libxml2-dev libssl-dev libglib2.0-dev
-  libgtest-dev libgmock-dev libldap-dev libcurl4-openssl-dev libjansson-dev
+  libgtest-dev libgmock-dev libldap-dev libcurl4-openssl-dev
+  # JSON (sso_status) and the signed identity token (sso_jwt_*): jansson and libjwt on it
+  libjwt-dev libjansson-dev
   # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
   # a browser for the end-to-end test
   python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver

@@ -112,5 +112,30 @@ TEST(HeaderValue, IdentityHeaderNames) {
     }
 }
 
+TEST(HeaderValue, DecodeIsTheExactInverse) {
+    std::string all;
+    for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+    EXPECT_EQ(decode_header_value(encode_header_value(all)), all);
+    EXPECT_EQ(decode_header_value("Zo%C3%AB%0D%0AX-Evil: 1"), "Zo\xc3\xab\r\nX-Evil: 1");
+    EXPECT_EQ(decode_header_value("%2541"), "%41");  // decoded once, not twice
+    // Never written by the encoder, kept as they are rather than guessed at.
+    EXPECT_EQ(decode_header_value("100%"), "100%");
+    EXPECT_EQ(decode_header_value("%4"), "%4");
+    EXPECT_EQ(decode_header_value("%G1x"), "%G1x");
+    EXPECT_EQ(decode_header_value("%e2%82%ac"), "\xe2\x82\xac");
+}
+
+TEST(HeaderValue, HeaderNameMatchesInAnyCaseAndSpelling) {
+    EXPECT_TRUE(is_header_name("X-SSO-JWT", "X-SSO-JWT"));
+    EXPECT_TRUE(is_header_name("x-sso-jwt", "X-SSO-JWT"));
+    EXPECT_TRUE(is_header_name("X_Sso_Jwt", "X-SSO-JWT"));
+    EXPECT_TRUE(is_header_name("x-identity-token", "X_Identity_Token"));
+    EXPECT_FALSE(is_header_name("X-SSO-JWT2", "X-SSO-JWT"));
+    EXPECT_FALSE(is_header_name("X-SSO-JW", "X-SSO-JWT"));
+    EXPECT_FALSE(is_header_name("X.SSO.JWT", "X-SSO-JWT"));
+    EXPECT_FALSE(is_header_name(" X-SSO-JWT", "X-SSO-JWT"));
+    EXPECT_FALSE(is_header_name("", "X-SSO-JWT"));
+}
+
 }  // namespace
 }  // namespace sso
