@@ -11,23 +11,14 @@ import subprocess
 import time
 import unittest
 
-from t.integration.harness import (BROWSER, MOCK_IDP, NGINX, PYTHON, Process, Stack, free_port, nginx_env,
+from t.integration.harness import (BROWSER, DEFAULT_LOCATIONS, MOCK_IDP, NGINX, PYTHON, Process, Stack, free_port, nginx_env,
                                    nginx_t, session_cookie, wait_until)
 
 METADATA_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metadata_server.py")
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 
-LOCATIONS = """
-        location /sso/ { sso_endpoint; }
+LOCATIONS = DEFAULT_LOCATIONS + """
         location = /sso-status { sso_status; }
-        location /app/ {
-            sso on;
-            sso_identity_headers on;
-            proxy_pass http://127.0.0.1:%(upstream)d;
-        }
-        location /public/ {
-            proxy_pass http://127.0.0.1:%(upstream)d;
-        }
 """
 
 SIGNATURE_TEMPLATE = (
