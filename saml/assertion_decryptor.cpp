@@ -36,8 +36,8 @@ EncCtxPtr context(KeyPtr key, xmlEncCtxMode mode) {
 
 Result<std::unique_ptr<AssertionDecryptor>> AssertionDecryptor::from_pem(const std::string& key_pem) {
     KeyPtr key(xmlSecCryptoAppKeyLoadMemory(reinterpret_cast<const xmlSecByte*>(key_pem.data()),
-                                            static_cast<xmlSecSize>(key_pem.size()), xmlSecKeyDataFormatPem,
-                                            nullptr, nullptr, nullptr));
+                                            static_cast<xmlSecSize>(key_pem.size()), xmlSecKeyDataFormatPem, nullptr,
+                                            nullptr, nullptr));
     if (!key || !xmlSecKeyIsValid(key.get()))
         return fail(SamlError::config, "encryption key is not an unencrypted PEM private key", "encryption_key");
     if (!xmlSecKeyDataCheckId(xmlSecKeyGetValue(key.get()), xmlSecKeyDataRsaId))

@@ -119,7 +119,8 @@ struct Walk {
     int signatures = 0;
     std::optional<std::string> error;
 
-    void visit(const xmlNode* n, std::size_t depth, bool in_assertion = false) {
+    // in_assertion: inside an Assertion or EncryptedAssertion; in_plain: inside an Assertion.
+    void visit(const xmlNode* n, std::size_t depth, bool in_assertion = false, bool in_plain = false) {
         for (; n && !error; n = n->next) {
             // Comments, CDATA and PIs split text nodes without changing the signed (c14n)
             // form: a reader that takes the first text node would see a truncated NameID.
@@ -147,8 +148,8 @@ struct Walk {
             if (is_encrypted_assertion) ++encrypted_assertions;
             // What the SP reads must be what the guard saw: no second layer of encryption
             // (EncryptedID, EncryptedAttribute, an EncryptedAssertion in Advice) inside it.
-            if (in_assertion && (is(n, kNsXenc, "EncryptedData") || is_encrypted_assertion ||
-                                 is(n, kNsAssertion, "EncryptedID") || is(n, kNsAssertion, "EncryptedAttribute"))) {
+            if (in_plain && (is(n, kNsXenc, "EncryptedData") || is_encrypted_assertion ||
+                             is(n, kNsAssertion, "EncryptedID") || is(n, kNsAssertion, "EncryptedAttribute"))) {
                 error = "encrypted content inside the assertion is not supported";
                 return;
             }
@@ -160,7 +161,8 @@ struct Walk {
                     return;
                 }
             }
-            visit(n->children, depth + 1, in_assertion || is_assertion || is_encrypted_assertion);
+            visit(n->children, depth + 1, in_assertion || is_assertion || is_encrypted_assertion,
+                  in_plain || is_assertion);
         }
     }
 };
@@ -344,8 +346,7 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc) return refuse("decrypted assertion is not well-formed XML");
     const xmlNode* wrapper = xmlDocGetRootElement(doc.get());
-    if (!wrapper || xmlStrcmp(wrapper->name, reinterpret_cast<const xmlChar*>("sso-decrypted")) != 0 ||
-        wrapper->next)
+    if (!wrapper || xmlStrcmp(wrapper->name, reinterpret_cast<const xmlChar*>("sso-decrypted")) != 0 || wrapper->next)
         return refuse("decrypted assertion is not well-formed XML");
     const xmlNode* assertion = nullptr;
     int elements = 0;

@@ -197,7 +197,8 @@ Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
                     s.encryption_key_pem.empty() ? "encryption_key" : "encryption_certificate");
     std::string enc_cert_b64 = cert_b64.value();
     if (!s.encryption_key_pem.empty()) {
-        auto enc = check_key_pair(s.encryption_key_pem, s.encryption_cert_pem, "encryption_key", "encryption_certificate");
+        auto enc =
+            check_key_pair(s.encryption_key_pem, s.encryption_cert_pem, "encryption_key", "encryption_certificate");
         if (!enc) return enc.error();
         enc_cert_b64 = std::move(enc.value());
     }

@@ -15,10 +15,10 @@
 namespace sso {
 
 struct SpSettings {
-    std::string entity_id;         // the Issuer the IdP knows us by
-    std::string acs_url;           // the Return URL (Assertion Consumer Service, HTTP-POST)
-    std::string key_pem;           // SP private key (PEM contents)
-    std::string cert_pem;          // SP certificate (PEM contents)
+    std::string entity_id;  // the Issuer the IdP knows us by
+    std::string acs_url;    // the Return URL (Assertion Consumer Service, HTTP-POST)
+    std::string key_pem;    // SP private key (PEM contents)
+    std::string cert_pem;   // SP certificate (PEM contents)
     // Decrypts EncryptedAssertions; both empty: the SP key and certificate do.
     std::string encryption_key_pem;
     std::string encryption_cert_pem;

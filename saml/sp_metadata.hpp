@@ -23,8 +23,8 @@ struct SpMetadataInput {
 // The EncryptionMethod algorithms the SP accepts, in order of preference (the response guard
 // enforces the same list).
 inline constexpr const char* kDataEncryptionAlgorithms[] = {
-    "http://www.w3.org/2009/xmlenc11#aes128-gcm", "http://www.w3.org/2009/xmlenc11#aes256-gcm",
-    "http://www.w3.org/2009/xmlenc11#aes192-gcm", "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+    "http://www.w3.org/2009/xmlenc11#aes128-gcm",  "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+    "http://www.w3.org/2009/xmlenc11#aes192-gcm",  "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
     "http://www.w3.org/2001/04/xmlenc#aes256-cbc", "http://www.w3.org/2001/04/xmlenc#aes192-cbc",
 };
 inline constexpr const char* kKeyTransportOaep = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
