@@ -88,6 +88,13 @@ class EncryptedWithTheSpKeyTest(EncryptedLoginMixin, StackTest):
         self.assertEncryptedRefused(r"neither the Response nor the Assertion is signed", encrypt="aes128-cbc",
                                     sign="none")
 
+    def test_signatures_inside_and_around_the_ciphertext_are_verified(self):
+        # encryption authenticates nothing: anyone can encrypt to our certificate
+        for sign in ("assertion", "response", "both"):
+            with self.subTest(sign=sign):
+                self.assertEncryptedRefused("signature does not verify with the IdP metadata certificate",
+                                            encrypt="aes128-gcm", sign=sign, key="rogue")
+
     def test_rsa1_5_key_transport_is_refused(self):
         self.assertEncryptedRefused(re.escape("key transport algorithm not allowed: "
                                               "http://www.w3.org/2001/04/xmlenc#rsa-1_5 (sso_allow_rsa1_5 is off)"),
