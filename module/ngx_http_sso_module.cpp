@@ -234,6 +234,11 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_cookie_domain"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_domain)},
     {ngx_string("sso_cookie_samesite"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_samesite)},
     {ngx_string("sso_cookie_secure"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(cookie_secure)},
+    {ngx_string("sso_sp_encryption_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(encryption_key_file)},
+    {ngx_string("sso_sp_encryption_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(encryption_cert_file)},
+    {ngx_string("sso_require_encrypted_assertions"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     SRV_OFF(require_encrypted_assertions)},
+    {ngx_string("sso_allow_rsa1_5"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(allow_rsa1_5)},
     ngx_null_command,
 };
 
@@ -300,6 +305,8 @@ void* create_srv_conf(ngx_conf_t* cf) noexcept {
     c->max_response_size = NGX_CONF_UNSET_SIZE;
     c->cookie_secure = NGX_CONF_UNSET;
     c->attribute_map = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+    c->require_encrypted_assertions = NGX_CONF_UNSET;
+    c->allow_rsa1_5 = NGX_CONF_UNSET;
     return c;
 }
 
@@ -323,6 +330,8 @@ const char* directive_for(const std::string& subject) {
     if (subject == "idp_metadata") return "sso_idp_metadata";
     if (subject == "entity_id") return "sso_sp_entity_id";
     if (subject == "acs_url") return "sso_sp_acs_url";
+    if (subject == "encryption_key") return "sso_sp_encryption_key";
+    if (subject == "encryption_certificate") return "sso_sp_encryption_certificate";
     return "sso";
 }
 
@@ -330,6 +339,8 @@ const ngx_str_t* file_for(const SrvConf* c, const std::string& subject) {
     if (subject == "key") return &c->key_file;
     if (subject == "certificate") return &c->cert_file;
     if (subject == "idp_metadata") return &c->idp_metadata_file;
+    if (subject == "encryption_key") return &c->encryption_key_file;
+    if (subject == "encryption_certificate") return &c->encryption_cert_file;
     return nullptr;
 }
 
@@ -479,10 +490,14 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     s.allow_unsolicited = c->idp_initiated;
     s.want_assertions_signed = c->want_assertions_signed;
     s.max_response_bytes = c->max_response_size;
+    s.require_encrypted_assertions = c->require_encrypted_assertions;
+    s.allow_rsa1_5 = c->allow_rsa1_5;
     MetadataTrust trust;
     trust.allow_sha1 = c->allow_sha1;
     std::vector<std::pair<const ngx_str_t*, std::string*>> inputs = {{&c->key_file, &s.key_pem},
                                                                      {&c->cert_file, &s.cert_pem}};
+    if (c->encryption_key_file.len) inputs.emplace_back(&c->encryption_key_file, &s.encryption_key_pem);
+    if (c->encryption_cert_file.len) inputs.emplace_back(&c->encryption_cert_file, &s.encryption_cert_pem);
     if (from_file) inputs.emplace_back(&c->idp_metadata_file, &s.idp_metadata_xml);
     if (saml_on && c->idp_metadata_certificate.len)
         inputs.emplace_back(&c->idp_metadata_certificate, &trust.certificate_pem);
@@ -493,7 +508,7 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     }
     auto report = [&](const Error& e) {
         std::string msg = std::string("\"") + directive_for(e.subject) + "\"";
-        if (const ngx_str_t* file = file_for(c, e.subject)) msg += " file \"" + str(*file) + "\"";
+        if (const ngx_str_t* file = file_for(c, e.subject); file && file->len) msg += " file \"" + str(*file) + "\"";
         return conf_error(cf, msg + ": " + e.reason);
     };
     if (!saml_on) {
@@ -554,6 +569,10 @@ char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_str_value(c->cookie_samesite, prev->cookie_samesite, "lax");
     ngx_conf_merge_value(c->cookie_secure, prev->cookie_secure, 1);
     ngx_conf_merge_ptr_value(c->attribute_map, prev->attribute_map, nullptr);
+    ngx_conf_merge_str_value(c->encryption_key_file, prev->encryption_key_file, "");
+    ngx_conf_merge_str_value(c->encryption_cert_file, prev->encryption_cert_file, "");
+    ngx_conf_merge_value(c->require_encrypted_assertions, prev->require_encrypted_assertions, 0);
+    ngx_conf_merge_value(c->allow_rsa1_5, prev->allow_rsa1_5, 0);
     if (c->session_lifetime <= 0) return conf_error(cf, "\"sso_session_lifetime\" must be positive");
     if (c->login_timeout <= 0) return conf_error(cf, "\"sso_login_timeout\" must be positive");
     try {

@@ -98,6 +98,11 @@ struct SrvConf {
     ngx_str_t conf_file;
     ngx_uint_t conf_line;
     ngx_str_t ldap_form_uri;  // the sign-in form of this server's sso_endpoint ("/sso/ldap")
+    // encrypted assertions
+    ngx_str_t encryption_key_file;   // empty: sso_sp_key decrypts
+    ngx_str_t encryption_cert_file;  // empty: sso_sp_certificate is published for encryption
+    ngx_flag_t require_encrypted_assertions;
+    ngx_flag_t allow_rsa1_5;
 };
 
 enum NonBrowser : ngx_uint_t { non_browser_401 = 0, non_browser_redirect = 1 };

@@ -3,12 +3,14 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include <cctype>
 #include <cstring>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "saml/handles.hpp"
+#include "saml/sp_metadata.hpp"
 
 namespace sso {
 namespace {
@@ -16,6 +18,8 @@ namespace {
 constexpr const char* kNsProtocol = "urn:oasis:names:tc:SAML:2.0:protocol";
 constexpr const char* kNsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion";
 constexpr const char* kNsDsig = "http://www.w3.org/2000/09/xmldsig#";
+constexpr const char* kNsXenc = "http://www.w3.org/2001/04/xmlenc#";
+constexpr const char* kXencElement = "http://www.w3.org/2001/04/xmlenc#Element";
 
 constexpr const char* kExcC14n = "http://www.w3.org/2001/10/xml-exc-c14n#";
 constexpr const char* kEnveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -115,7 +119,8 @@ struct Walk {
     int signatures = 0;
     std::optional<std::string> error;
 
-    void visit(const xmlNode* n, std::size_t depth, bool in_assertion = false) {
+    // in_assertion: inside an Assertion or EncryptedAssertion; in_plain: inside an Assertion.
+    void visit(const xmlNode* n, std::size_t depth, bool in_assertion = false, bool in_plain = false) {
         for (; n && !error; n = n->next) {
             // Comments, CDATA and PIs split text nodes without changing the signed (c14n)
             // form: a reader that takes the first text node would see a truncated NameID.
@@ -138,8 +143,16 @@ struct Walk {
                 return;
             }
             const bool is_assertion = is(n, kNsAssertion, "Assertion");
+            const bool is_encrypted_assertion = is(n, kNsAssertion, "EncryptedAssertion");
             if (is_assertion) ++assertions;
-            if (is(n, kNsAssertion, "EncryptedAssertion")) ++encrypted_assertions;
+            if (is_encrypted_assertion) ++encrypted_assertions;
+            // What the SP reads must be what the guard saw: no second layer of encryption
+            // (EncryptedID, EncryptedAttribute, an EncryptedAssertion in Advice) inside it.
+            if (in_plain && (is(n, kNsXenc, "EncryptedData") || is_encrypted_assertion ||
+                             is(n, kNsAssertion, "EncryptedID") || is(n, kNsAssertion, "EncryptedAttribute"))) {
+                error = "encrypted content inside the assertion is not supported";
+                return;
+            }
             if (is(n, kNsDsig, "Signature")) ++signatures;
             for (const char* name : {"ID", "Id", "id"}) {
                 if (!has_attr(n, name)) continue;
@@ -148,24 +161,124 @@ struct Walk {
                     return;
                 }
             }
-            visit(n->children, depth + 1, in_assertion || is_assertion);
+            visit(n->children, depth + 1, in_assertion || is_assertion || is_encrypted_assertion,
+                  in_plain || is_assertion);
         }
     }
 };
 
+// The algorithms SP metadata advertises (sp_metadata.hpp) are the ones accepted.
+bool is_allowed_data_encryption(const std::string& alg) {
+    for (const char* allowed : kDataEncryptionAlgorithms)
+        if (alg == allowed) return true;
+    return false;
+}
+
+bool is_allowed_key_transport(const std::string& alg, bool allow_rsa1_5) {
+    return alg == kKeyTransportOaep || (allow_rsa1_5 && alg == kKeyTransportRsa1_5);
+}
+
+// One EncryptionMethod and an inline CipherValue (a CipherReference would make the decryptor
+// fetch a URI). Returns the algorithm, or sets `error`.
+std::string cipher_parts(const xmlNode* n, const char* what, std::optional<std::string>& error) {
+    int count = 0;
+    const xmlNode* method = only_child(n, kNsXenc, "EncryptionMethod", count);
+    if (count != 1) {
+        error = std::string(what) + " must have exactly one EncryptionMethod";
+        return {};
+    }
+    const xmlNode* cipher = only_child(n, kNsXenc, "CipherData", count);
+    if (count != 1 || element_children(cipher).size() != 1 || !only_child(cipher, kNsXenc, "CipherValue", count)) {
+        error = std::string(what) + " must carry exactly one inline CipherValue";
+        return {};
+    }
+    return attr(method, "Algorithm");
+}
+
+// The envelope of an EncryptedAssertion: one EncryptedData of one element, one EncryptedKey
+// (inside its KeyInfo or beside it), algorithms we accept. Nothing here is dereferenced.
+std::optional<std::string> check_envelope(xmlNode* ea, const ResponseGuardLimits& lim, CheckedResponse& out) {
+    int count = 0;
+    std::vector<xmlNode*> keys;
+    for (xmlNode* c = ea->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is(c, kNsXenc, "EncryptedData")) {
+            if (out.encrypted_data) return "EncryptedAssertion must have exactly one EncryptedData";
+            out.encrypted_data = c;
+        } else if (is(c, kNsXenc, "EncryptedKey")) {
+            keys.push_back(c);
+        } else {
+            return "unexpected element in EncryptedAssertion";
+        }
+    }
+    if (!out.encrypted_data) return "EncryptedAssertion has no EncryptedData";
+    xmlNode* data = out.encrypted_data;
+    if (has_attr(data, "Type") && attr(data, "Type") != kXencElement)
+        return "EncryptedData Type must be " + std::string(kXencElement);
+    std::optional<std::string> error;
+    const std::string data_alg = cipher_parts(data, "EncryptedData", error);
+    if (error) return error;
+    if (!is_allowed_data_encryption(data_alg)) return "data encryption algorithm not allowed: " + data_alg;
+    const xmlNode* key_info = only_child(data, kNsDsig, "KeyInfo", count);
+    if (count > 1) return "EncryptedData has several KeyInfo elements";
+    if (key_info) {
+        for (xmlNode* k = key_info->children; k; k = k->next) {
+            if (is(k, kNsXenc, "EncryptedKey")) keys.push_back(k);
+            // A pointer to the EncryptedKey beside it; never followed (the key is given).
+            if (is(k, kNsDsig, "RetrievalMethod") && !attr(k, "URI").starts_with("#"))
+                return "EncryptedData KeyInfo uses a RetrievalMethod to another document";
+        }
+    }
+    if (keys.size() != 1) return "EncryptedAssertion must have exactly one EncryptedKey";
+    out.encrypted_key = keys.front();
+    const std::string key_alg = cipher_parts(out.encrypted_key, "EncryptedKey", error);
+    if (error) return error;
+    if (!is_allowed_key_transport(key_alg, lim.allow_rsa1_5))
+        return "key transport algorithm not allowed: " + key_alg +
+               (key_alg == kKeyTransportRsa1_5 ? " (sso_allow_rsa1_5 is off)" : "");
+    return std::nullopt;
+}
+
+// The signature rules for the one assertion, wherever it came from. `response_sig` is the
+// Response's signature when it is in the same document; `response_signed` says whether there is one.
+std::optional<std::string> check_assertion_signatures(const Walk& walk, const xmlNode* assertion,
+                                                      const xmlNode* response_sig, int response_sigs,
+                                                      bool response_signed, const ResponseGuardLimits& lim) {
+    int assertion_sigs = 0;
+    const xmlNode* assertion_sig = only_child(assertion, kNsDsig, "Signature", assertion_sigs);
+    if (response_sigs > 1 || assertion_sigs > 1) return "several signatures on one element";
+    if (walk.signatures != response_sigs + assertion_sigs) return "signature found outside the Response and Assertion";
+    if (!response_signed && !assertion_sig) return "neither the Response nor the Assertion is signed";
+    if (lim.require_assertion_signature && !assertion_sig)
+        return "the Assertion is not signed (sso_want_assertions_signed is on)";
+    if (response_sig)
+        if (auto e = check_signature(response_sig, response_sig->parent, lim)) return "Response " + *e;
+    if (assertion_sig)
+        if (auto e = check_signature(assertion_sig, assertion, lim)) return "Assertion " + *e;
+    return std::nullopt;
+}
+
+bool has_dtd_text(std::string_view xml) {
+    return xml.find("<!DOCTYPE") != std::string_view::npos || xml.find("<!ENTITY") != std::string_view::npos;
+}
+
+Error refuse(std::string reason) {
+    return fail(SamlError::invalid_response, std::move(reason));
+}
+
 }  // namespace
 
-std::optional<std::string> check_response_structure(std::string_view xml, const ResponseGuardLimits& lim) {
+Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuardLimits& lim) {
     // Refuse DTDs before libxml2 sees them: no entity can then be declared or expanded.
-    if (xml.find("<!DOCTYPE") != std::string_view::npos || xml.find("<!ENTITY") != std::string_view::npos)
-        return "DOCTYPE or entity declarations are not allowed";
-    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return "document too large";
-    XmlDocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "response.xml", nullptr,
+    if (has_dtd_text(xml)) return refuse("DOCTYPE or entity declarations are not allowed");
+    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return refuse("document too large");
+    CheckedResponse out;
+    out.doc.reset(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "response.xml", nullptr,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc) return "response is not well-formed XML";
-    if (doc->intSubset || doc->extSubset) return "DOCTYPE is not allowed";
-    const xmlNode* root = xmlDocGetRootElement(doc.get());
-    if (!is(root, kNsProtocol, "Response")) return "document is not a SAML 2.0 Response";
+    if (!out.doc) return refuse("response is not well-formed XML");
+    if (out.doc->intSubset || out.doc->extSubset) return refuse("DOCTYPE is not allowed");
+    xmlNode* root = xmlDocGetRootElement(out.doc.get());
+    if (!is(root, kNsProtocol, "Response")) return refuse("document is not a SAML 2.0 Response");
 
     // An IdP that refuses the login (user cancelled, no access) sends a Response with a
     // non-success status and usually no assertion: say that, not "no assertion".
@@ -176,35 +289,90 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
         if (value != "urn:oasis:names:tc:SAML:2.0:status:Success") {
             int sub_count = 0;
             const xmlNode* sub = code ? only_child(code, kNsProtocol, "StatusCode", sub_count) : nullptr;
-            return "IdP returned a non-success status: " + (value.empty() ? std::string("(none)") : value) +
-                   (sub ? " / " + attr(sub, "Value") : std::string());
+            return refuse("IdP returned a non-success status: " + (value.empty() ? std::string("(none)") : value) +
+                          (sub ? " / " + attr(sub, "Value") : std::string()));
         }
     }
 
     Walk walk{lim, {}, 0, 0, 0, 0, std::nullopt};
     walk.visit(root, 1);
-    if (walk.error) return walk.error;
-    if (walk.encrypted_assertions) return "encrypted assertions are not enabled";
-    if (walk.assertions != 1)
-        return "response must contain exactly one assertion, found " + std::to_string(walk.assertions);
+    if (walk.error) return refuse(*walk.error);
+    const int total = walk.assertions + walk.encrypted_assertions;
+    if (total != 1) return refuse("response must contain exactly one assertion, found " + std::to_string(total));
+
+    int response_sigs = 0;
+    const xmlNode* response_sig = only_child(root, kNsDsig, "Signature", response_sigs);
+    out.response_signed = response_sig != nullptr;
+
+    if (walk.encrypted_assertions) {
+        // The one EncryptedAssertion must be a direct child of the Response; only the Response
+        // may be signed out here (the Assertion's own signature is inside the ciphertext).
+        xmlNode* ea = const_cast<xmlNode*>(only_child(root, kNsAssertion, "EncryptedAssertion", count));
+        if (count != 1) return refuse("encrypted assertion is not a direct child of the Response");
+        if (response_sigs > 1) return refuse("several signatures on one element");
+        if (walk.signatures != response_sigs) return refuse("signature found outside the Response and Assertion");
+        if (response_sig)
+            if (auto e = check_signature(response_sig, root, lim)) return refuse("Response " + *e);
+        if (auto e = check_envelope(ea, lim, out)) return refuse(*e);
+        return out;
+    }
 
     // The one assertion must be a direct child of the Response: anywhere else it is wrapped.
     const xmlNode* assertion = only_child(root, kNsAssertion, "Assertion", count);
-    if (count != 1) return "assertion is not a direct child of the Response";
+    if (count != 1) return refuse("assertion is not a direct child of the Response");
+    if (auto e = check_assertion_signatures(walk, assertion, response_sig, response_sigs, out.response_signed, lim))
+        return refuse(*e);
+    return out;
+}
 
-    int response_sigs = 0, assertion_sigs = 0;
-    const xmlNode* response_sig = only_child(root, kNsDsig, "Signature", response_sigs);
-    const xmlNode* assertion_sig = only_child(assertion, kNsDsig, "Signature", assertion_sigs);
-    if (response_sigs > 1 || assertion_sigs > 1) return "several signatures on one element";
-    if (walk.signatures != response_sigs + assertion_sigs) return "signature found outside the Response and Assertion";
-    if (walk.signatures == 0) return "neither the Response nor the Assertion is signed";
-    if (lim.require_assertion_signature && !assertion_sig)
-        return "the Assertion is not signed (sso_want_assertions_signed is on)";
-    if (response_sig)
-        if (auto e = check_signature(response_sig, root, lim)) return "Response " + *e;
-    if (assertion_sig)
-        if (auto e = check_signature(assertion_sig, assertion, lim)) return "Assertion " + *e;
+std::optional<std::string> check_response_structure(std::string_view xml, const ResponseGuardLimits& lim) {
+    auto checked = check_response(xml, lim);
+    if (!checked) return checked.error().reason;
     return std::nullopt;
+}
+
+Result<std::string> check_decrypted_assertion(std::string_view plaintext, const ResponseGuardLimits& lim,
+                                              bool response_signed) {
+    if (has_dtd_text(plaintext)) return refuse("DOCTYPE or entity declarations are not allowed");
+    // The plaintext is a sequence of nodes, as the decryptor would splice it into the
+    // document; a wrapper element lets libxml2 parse all of it, not just a first element.
+    constexpr std::string_view open = "<sso-decrypted>", close = "</sso-decrypted>";
+    if (plaintext.size() > static_cast<std::size_t>(INT32_MAX) - open.size() - close.size())
+        return refuse("decrypted assertion too large");
+    std::string wrapped;
+    wrapped.reserve(open.size() + plaintext.size() + close.size());
+    wrapped.append(open).append(plaintext).append(close);
+    XmlDocPtr doc(xmlReadMemory(wrapped.data(), static_cast<int>(wrapped.size()), "assertion.xml", nullptr,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    if (!doc) return refuse("decrypted assertion is not well-formed XML");
+    const xmlNode* wrapper = xmlDocGetRootElement(doc.get());
+    if (!wrapper || xmlStrcmp(wrapper->name, reinterpret_cast<const xmlChar*>("sso-decrypted")) != 0 || wrapper->next)
+        return refuse("decrypted assertion is not well-formed XML");
+    const xmlNode* assertion = nullptr;
+    int elements = 0;
+    for (const xmlNode* c = wrapper->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE) {
+            ++elements;
+            assertion = c;
+        } else if (c->type == XML_TEXT_NODE) {
+            XmlCharPtr text(xmlNodeGetContent(c));
+            for (const xmlChar* p = text.get(); p && *p; ++p)
+                if (!std::isspace(*p)) return refuse("decrypted content has text beside the assertion");
+        }
+    }
+    if (elements != 1 || !is(assertion, kNsAssertion, "Assertion"))
+        return refuse("decrypted content must be exactly one Assertion, found " + std::to_string(elements) +
+                      " elements");
+    Walk walk{lim, {}, 0, 0, 0, 0, std::nullopt};
+    walk.visit(wrapper->children, 1);
+    if (walk.error) return refuse(*walk.error);
+    if (walk.assertions != 1 || walk.encrypted_assertions)
+        return refuse("decrypted content must be exactly one Assertion, found " +
+                      std::to_string(walk.assertions + walk.encrypted_assertions) + " assertions");
+    if (auto e = check_assertion_signatures(walk, assertion, nullptr, 0, response_signed, lim)) return refuse(*e);
+    const std::string id = attr(assertion, "ID");
+    if (id.empty()) return refuse("assertion has no ID");
+    return id;
 }
 
 }  // namespace sso

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "saml/assertion_decryptor.hpp"
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
 #include "saml/lasso_log.hpp"
@@ -23,6 +24,7 @@ namespace sso {
 struct ServiceProvider::Lasso {
     GObjectPtr<LassoServer> server;
     std::unique_ptr<RedirectSigner> signer;  // null when requests go unsigned
+    std::unique_ptr<AssertionDecryptor> decryptor;
 };
 
 namespace {
@@ -63,15 +65,17 @@ void replace_string(char*& field, const char* value) {
 }
 
 // Reads the certificate and key, checks they belong together, returns the cert's DER base64.
-Result<std::string> check_key_pair(const std::string& key_pem, const std::string& cert_pem) {
+// Errors name `key_subject` or `cert_subject` (the signing pair, or the encryption pair).
+Result<std::string> check_key_pair(const std::string& key_pem, const std::string& cert_pem,
+                                   const char* key_subject = "key", const char* cert_subject = "certificate") {
     std::unique_ptr<BIO, BioFree> cbio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
     std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
-    if (!cert) return fail(SamlError::config, "certificate is not a PEM X.509 certificate", "certificate");
+    if (!cert) return fail(SamlError::config, "certificate is not a PEM X.509 certificate", cert_subject);
     std::unique_ptr<BIO, BioFree> kbio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
     std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
-    if (!key) return fail(SamlError::config, "private key is not an unencrypted PEM private key", "key");
+    if (!key) return fail(SamlError::config, "private key is not an unencrypted PEM private key", key_subject);
     if (X509_check_private_key(cert.get(), key.get()) != 1)
-        return fail(SamlError::config, "private key does not match the certificate", "key");
+        return fail(SamlError::config, "private key does not match the certificate", key_subject);
     const int len = i2d_X509(cert.get(), nullptr);
     if (len <= 0) return fail(SamlError::config, "cannot encode the certificate");
     std::string der(static_cast<std::size_t>(len), '\0');
@@ -175,7 +179,20 @@ Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
     if (s.acs_url.empty()) return fail(SamlError::config, "the Assertion Consumer Service URL is not set", "acs_url");
     auto cert_b64 = check_key_pair(s.key_pem, s.cert_pem);
     if (!cert_b64) return cert_b64.error();
-    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed});
+    // Assertions are encrypted to the separate encryption certificate when there is one, else
+    // to the SP certificate; either way SP metadata publishes it with use="encryption".
+    if (s.encryption_key_pem.empty() != s.encryption_cert_pem.empty())
+        return fail(SamlError::config, "the encryption key and certificate go together: set both or neither",
+                    s.encryption_key_pem.empty() ? "encryption_key" : "encryption_certificate");
+    std::string enc_cert_b64 = cert_b64.value();
+    if (!s.encryption_key_pem.empty()) {
+        auto enc =
+            check_key_pair(s.encryption_key_pem, s.encryption_cert_pem, "encryption_key", "encryption_certificate");
+        if (!enc) return enc.error();
+        enc_cert_b64 = std::move(enc.value());
+    }
+    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed,
+                              enc_cert_b64, s.allow_rsa1_5});
 }
 
 Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
@@ -191,11 +208,23 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
         if (!signer) return signer.error();
         lasso->signer = std::move(*signer);
     }
-    // No private key for Lasso: it would re-read it from PEM for every AuthnRequest although
-    // we sign those ourselves, and verifying Responses needs only the IdP's key. (Decrypting
-    // encrypted assertions, when that is added, will give Lasso a key of its own.)
+    // No signing key for Lasso: it would re-read it from PEM for every AuthnRequest although
+    // we sign those ourselves, and verifying Responses needs only the IdP's key.
     lasso->server.reset(lasso_server_new_from_buffers(metadata->c_str(), nullptr, nullptr, nullptr));
     if (!lasso->server) return fail(SamlError::config, "Lasso could not load the SP metadata");
+    // Encrypted assertions: we decrypt once to check the plaintext (AssertionDecryptor), Lasso
+    // decrypts again to read it. Both keys are parsed here, once.
+    const bool separate = !s.encryption_key_pem.empty();
+    const std::string& enc_key = separate ? s.encryption_key_pem : s.key_pem;
+    auto decryptor = AssertionDecryptor::from_pem(enc_key);
+    if (!decryptor) {
+        Error e = decryptor.error();
+        if (!separate) e.subject = "key";
+        return e;
+    }
+    lasso->decryptor = std::move(*decryptor);
+    if (lasso_server_set_encryption_private_key_with_password(lasso->server.get(), enc_key.c_str(), nullptr) != 0)
+        return fail(SamlError::config, "Lasso could not load the encryption key", separate ? "encryption_key" : "key");
     // Lasso defaults to RSA-SHA1.
     lasso->server->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
     auto idp_metadata = metadata_with_bare_signing_keys(s.idp_metadata_xml);
@@ -260,8 +289,22 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return fail(SamlError::bad_request, "SAMLResponse too large");
     auto xml = base64_decode_strict(saml_response, settings_.max_response_bytes);
     if (!xml) return fail(SamlError::bad_request, "SAMLResponse is not valid base64 or is too large");
-    if (auto e = check_response_structure(*xml, {24, 4096, settings_.allow_sha1, settings_.want_assertions_signed}))
-        return fail(SamlError::invalid_response, *e);
+    ResponseGuardLimits limits{24, 4096, settings_.allow_sha1, settings_.want_assertions_signed,
+                               settings_.allow_rsa1_5};
+    auto checked = check_response(*xml, limits);
+    if (!checked) return checked.error();
+    // With an EncryptedAssertion, the plaintext gets every check a plaintext assertion gets
+    // before Lasso reads it; Lasso must then read that same assertion (its ID, below).
+    std::string decrypted_id;
+    if (checked->encrypted()) {
+        auto plaintext = lasso_->decryptor->decrypt(checked->encrypted_data, checked->encrypted_key);
+        if (!plaintext) return plaintext.error();
+        auto id = check_decrypted_assertion(*plaintext, limits, checked->response_signed);
+        if (!id) return id.error();
+        decrypted_id = std::move(id.value());
+    } else if (settings_.require_encrypted_assertions) {
+        return invalid("the assertion is not encrypted (sso_require_encrypted_assertions is on)");
+    }
 
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
     if (!login) return fail(SamlError::internal, "lasso_login_new failed");
@@ -290,9 +333,13 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     if (in_response_to.empty() && !settings_.allow_unsolicited)
         return invalid("unsolicited Response (no InResponseTo); IdP-initiated login is off");
 
-    if (g_list_length(response->Assertion) != 1 || response->EncryptedAssertion)
+    // Lasso appends the assertion it decrypted to Assertion and keeps the EncryptedAssertion.
+    if (g_list_length(response->Assertion) != 1 ||
+        g_list_length(response->EncryptedAssertion) != (checked->encrypted() ? 1u : 0u))
         return invalid("Response must carry exactly one assertion");
     auto* assertion = LASSO_SAML2_ASSERTION(response->Assertion->data);
+    if (checked->encrypted() && str(assertion->ID) != decrypted_id)
+        return invalid("Lasso read another assertion than the one decrypted and checked");
     if (!assertion->Issuer || str(assertion->Issuer->content) != idp_entity_id_)
         return invalid("Assertion Issuer " +
                        (assertion->Issuer ? str(assertion->Issuer->content) : std::string("(none)")) +

@@ -15,16 +15,21 @@
 namespace sso {
 
 struct SpSettings {
-    std::string entity_id;         // the Issuer the IdP knows us by
-    std::string acs_url;           // the Return URL (Assertion Consumer Service, HTTP-POST)
-    std::string key_pem;           // SP private key (PEM contents)
-    std::string cert_pem;          // SP certificate (PEM contents)
+    std::string entity_id;  // the Issuer the IdP knows us by
+    std::string acs_url;    // the Return URL (Assertion Consumer Service, HTTP-POST)
+    std::string key_pem;    // SP private key (PEM contents)
+    std::string cert_pem;   // SP certificate (PEM contents)
+    // Decrypts EncryptedAssertions; both empty: the SP key and certificate do.
+    std::string encryption_key_pem;
+    std::string encryption_cert_pem;
     std::string idp_metadata_xml;  // IdP metadata (contents); the IdP must be its only entity
     std::int64_t clock_skew = 60;  // seconds of tolerance on every time condition
     bool sign_requests = true;
     bool allow_sha1 = false;
     bool allow_unsolicited = false;               // IdP-initiated login: Responses without InResponseTo
     bool want_assertions_signed = false;          // the Assertion must carry its own signature
+    bool require_encrypted_assertions = false;    // a plaintext Assertion is refused
+    bool allow_rsa1_5 = false;                    // RSA PKCS#1 v1.5 key transport besides RSA-OAEP
     std::size_t max_response_bytes = 256 * 1024;  // decoded XML
 };
 

@@ -31,11 +31,24 @@ Result<std::string> build_sp_metadata(const SpMetadataInput& in) {
     xmlNewProp(sp, x("WantAssertionsSigned"), x(in.want_assertions_signed ? "true" : "false"));
     xmlNewProp(sp, x("protocolSupportEnumeration"), x("urn:oasis:names:tc:SAML:2.0:protocol"));
 
-    xmlNode* kd = xmlNewChild(sp, md, x("KeyDescriptor"), nullptr);
-    xmlNewProp(kd, x("use"), x("signing"));
-    xmlNode* ki = xmlNewChild(kd, ds, x("KeyInfo"), nullptr);
-    xmlNode* xd = xmlNewChild(ki, ds, x("X509Data"), nullptr);
-    xmlNewTextChild(xd, ds, x("X509Certificate"), x(z(in.cert_der_base64).c_str()));
+    auto key_descriptor = [&](const char* use, std::string_view cert) {
+        xmlNode* kd = xmlNewChild(sp, md, x("KeyDescriptor"), nullptr);
+        xmlNewProp(kd, x("use"), x(use));
+        xmlNode* ki = xmlNewChild(kd, ds, x("KeyInfo"), nullptr);
+        xmlNode* xd = xmlNewChild(ki, ds, x("X509Data"), nullptr);
+        xmlNewTextChild(xd, ds, x("X509Certificate"), x(z(cert).c_str()));
+        return kd;
+    };
+    key_descriptor("signing", in.cert_der_base64);
+    if (!in.encryption_cert_der_base64.empty()) {
+        // What IdPs may encrypt assertions with: AES (GCM preferred) under RSA-OAEP.
+        xmlNode* kd = key_descriptor("encryption", in.encryption_cert_der_base64);
+        for (const char* alg : kDataEncryptionAlgorithms)
+            xmlNewProp(xmlNewChild(kd, md, x("EncryptionMethod"), nullptr), x("Algorithm"), x(alg));
+        xmlNewProp(xmlNewChild(kd, md, x("EncryptionMethod"), nullptr), x("Algorithm"), x(kKeyTransportOaep));
+        if (in.allow_rsa1_5)
+            xmlNewProp(xmlNewChild(kd, md, x("EncryptionMethod"), nullptr), x("Algorithm"), x(kKeyTransportRsa1_5));
+    }
 
     for (const char* format : {"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
                                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",

@@ -1,7 +1,8 @@
 """Interop: an IdP we did not write (python3-pysaml2) issues the Response."""
+import base64
 import unittest
 
-from t.integration.harness import StackTest, upstream_headers
+from t.integration.harness import StackTest, session_cookie, upstream_headers
 
 
 class Pysaml2InteropTest(StackTest):
@@ -25,6 +26,29 @@ class Pysaml2InteropTest(StackTest):
         mark = s.mark()
         again = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
         self.assertRefused(again, 403, "InResponseTo .* names no AuthnRequest", mark)
+
+    def test_login_with_a_pysaml2_encrypted_assertion(self):
+        # pysaml2 encrypts to the certificate our metadata publishes with use="encryption"
+        s = self.stack
+        for alg in ("aes256-cbc", "aes128-gcm"):
+            with self.subTest(alg=alg):
+                answer = s.idp_response(s.start_login("/app/enc"), "alice", encrypt=alg)
+                xml = base64.b64decode(answer["SAMLResponse"]).decode()
+                self.assertIn("EncryptedAssertion", xml)
+                self.assertNotIn("alice@example.org", xml)
+                r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+                self.assertEqual(r.status, 303, (alg, r.text()[:300], s.sso_lines_since((0, 0))[-2:]))
+                h = upstream_headers(s.get("/app/enc", {"Accept": "application/json"}, cookie=session_cookie(r)))
+                self.assertEqual(h["x-sso-email"], ["alice@example.org"])
+                self.assertEqual(h["x-sso-groups"], ["staff,print-operators"])
+
+    def test_pysaml2_default_triple_des_is_refused(self):
+        s = self.stack
+        answer = s.idp_response(s.start_login("/app/"), "alice", encrypt="pysaml2-default")
+        mark = s.mark()
+        r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+        self.assertRefused(r, 403, "SAML response refused: data encryption algorithm not allowed: "
+                                   "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", mark)
 
 
 if __name__ == "__main__":

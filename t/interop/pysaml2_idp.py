@@ -31,6 +31,18 @@ Endpoints:
   GET  /slo        HTTP-Redirect LogoutRequest: answers Success, redirecting
                    the LogoutResponse to the SP's SingleLogoutService.
 
+Knob (query parameter of /sso):
+  encrypt=aes128-cbc|aes256-cbc|aes128-gcm|aes256-gcm|pysaml2-default
+                   encrypt the assertion (create_authn_response with
+                   encrypt_assertion=True) to the SP metadata's encryption
+                   certificate, RSA-OAEP key transport.  pysaml2 7.0.1
+                   hard-codes 3DES-CBC for this (Entity._encrypt_assertion
+                   calls pre_encryption_part() with its defaults and xmlsec1
+                   with --session-key des-192): "pysaml2-default" keeps that;
+                   the others pass the algorithm to pysaml2's own
+                   pre_encryption_part(msg_enc=...) and encrypt_assertion(
+                   key_type=...), as a deployment would have to.
+
 pysaml2 behaviour worth knowing when a test fails:
   * A redirect-binding signature is checked by saml2.sigver.
     verify_redirect_signature(), which rebuilds the signed string by
@@ -63,10 +75,42 @@ from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
-from saml2.sigver import extract_rsa_key_from_x509_cert, pem_format, verify_redirect_signature
+from saml2.sigver import (extract_rsa_key_from_x509_cert, get_pem_wrapped_unwrapped, make_temp, pem_format,
+                          pre_encryption_part, verify_redirect_signature)
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 XMLSEC1 = "/usr/bin/xmlsec1"
+XMLENC = "http://www.w3.org/2001/04/xmlenc#"
+XMLENC11 = "http://www.w3.org/2009/xmlenc11#"
+# encrypt=NAME: (EncryptionMethod URI, xmlsec1 --session-key); None: pysaml2's own (3DES-CBC)
+ENCRYPTIONS = {
+    "aes128-cbc": (XMLENC + "aes128-cbc", "aes-128"),
+    "aes256-cbc": (XMLENC + "aes256-cbc", "aes-256"),
+    "aes128-gcm": (XMLENC11 + "aes128-gcm", "aes-128"),
+    "aes256-gcm": (XMLENC11 + "aes256-gcm", "aes-256"),
+    "pysaml2-default": None,
+}
+
+
+class EncryptingServer(Server):
+    """saml2.server.Server whose encrypted assertions use `self.encryption`
+    (see ENCRYPTIONS); everything else is pysaml2's own."""
+
+    encryption = None
+
+    def _encrypt_assertion(self, encrypt_cert, sp_entity_id, response, node_xpath=None):
+        if self.encryption is None:
+            return super()._encrypt_assertion(encrypt_cert, sp_entity_id, response, node_xpath)
+        msg_enc, key_type = self.encryption
+        certs = [encrypt_cert] if encrypt_cert else self.metadata.certs(sp_entity_id, "any", "encryption")
+        if not certs:
+            raise HttpError(400, "the SP metadata publishes no encryption certificate")
+        wrapped, unwrapped = get_pem_wrapped_unwrapped(certs[0])
+        cert_file = make_temp(wrapped.encode("ascii"), decode=False,
+                              delete_tmpfiles=self.config.delete_tmpfiles)
+        return self.sec.encrypt_assertion(response, cert_file.name,
+                                          pre_encryption_part(msg_enc=msg_enc, encrypt_cert=unwrapped),
+                                          key_type=key_type, node_xpath=node_xpath)
 
 
 class HttpError(Exception):
@@ -186,7 +230,7 @@ class Pysaml2IdP:
             config = IdPConfig().load(idp_config(
                 self.args.entity_id, self.args.base_url, self.args.cert,
                 self.args.key, sp_metadata))
-            server = Server(config=config)
+            server = EncryptingServer(config=config)
             server.config.attribute_converters.insert(0, users_converter(self.users))
             self._server = server
         return self._server
@@ -198,13 +242,17 @@ class Pysaml2IdP:
             raise HttpError(400, f"unknown user {name!r}")
         return self.users[name]
 
-    def sso(self, binding, fields, raw_query, user_name):
+    def sso(self, binding, fields, raw_query, user_name, encrypt=None):
         """fields: the SAMLRequest/RelayState/SigAlg/Signature strings;
-        raw_query: the query string as received (for diagnostics).
+        raw_query: the query string as received (for diagnostics);
+        encrypt: a key of ENCRYPTIONS, or None for a plaintext assertion.
         Returns (acs_url, base64 SAMLResponse)."""
         user = self.user(user_name)
+        if encrypt is not None and encrypt not in ENCRYPTIONS:
+            raise HttpError(400, f"encrypt must be one of {', '.join(ENCRYPTIONS)}")
         with self.lock:
             server = self.server()
+            server.encryption = ENCRYPTIONS.get(encrypt)
             request = self.parse_request(server, binding, fields, raw_query)
             args = server.response_args(request.message, [BINDING_HTTP_POST])
             response = server.create_authn_response(
@@ -220,6 +268,7 @@ class Pysaml2IdP:
                 destination=args["destination"],
                 sp_entity_id=args["sp_entity_id"],
                 name_id_policy=args["name_id_policy"],
+                encrypt_assertion=encrypt is not None,
             )
             encoded = base64.b64encode(str(response).encode("utf-8")).decode("ascii")
             return args["destination"], encoded
@@ -335,7 +384,7 @@ class Handler(BaseHTTPRequestHandler):
         fields = {k: params[k] for k in ("SAMLRequest", "RelayState", "SigAlg", "Signature")
                   if k in params}
         raw_query = urllib.parse.urlsplit(self.path).query
-        acs, response = self.idp.sso(binding, fields, raw_query, params.get("user"))
+        acs, response = self.idp.sso(binding, fields, raw_query, params.get("user"), params.get("encrypt"))
         relay_state = params.get("RelayState")
         if params.get("format") == "json":
             self._send(200, "application/json", json.dumps(

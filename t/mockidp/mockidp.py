@@ -61,6 +61,19 @@ Knobs (query parameters of /sso and /unsolicited; see apply_knobs()):
                            FriendlyName; added if the user lacks it);
                            repeat for several values; attr.NAME= with an
                            empty value sends one empty value
+  encrypt=ALG              send an EncryptedAssertion: aes128-cbc,
+                           aes256-cbc, tripledes-cbc (encrypted by lasso,
+                           LASSO_ENCRYPTION_MODE_ASSERTION style, to the
+                           encryption certificate in the SP metadata),
+                           aes128-gcm, aes256-gcm (lasso has no GCM: the
+                           xmlsec1 tool encrypts)
+  key_transport=rsa-oaep|rsa-1_5   how the session key is encrypted
+                           (default rsa-oaep)
+  encrypt_to=rogue         encrypt to --rogue-cert instead (wrong key; xmlsec1)
+  encrypted_content=two_assertions   the plaintext is the assertion twice
+                           (xmlsec1)
+  tamper_ciphertext=1      change one character of the EncryptedData's
+                           CipherValue before the Response is signed
 
 How knobs are applied: lasso signs a message when it is serialised, not when it
 is built.  So the Response is built with lasso's normal calls, the knobs are
@@ -79,9 +92,13 @@ import argparse
 import base64
 import html
 import json
+import os
+import re
 import signal
 import ssl
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -122,7 +139,24 @@ STRING_KNOBS = ("audience", "recipient", "destination", "issuer",
 TIME_KNOBS = {"not_before": -60, "not_on_or_after": 300,
               "scd_not_on_or_after": 300}
 FLAG_KNOBS = ("no_conditions", "no_authn_statement",
-              "no_subject_confirmation", "no_assertion")
+              "no_subject_confirmation", "no_assertion", "tamper_ciphertext")
+NS_XENC = "http://www.w3.org/2001/04/xmlenc#"
+NS_XENC11 = "http://www.w3.org/2009/xmlenc11#"
+NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+# encrypt=ALG: (lasso's symmetric key type or None when lasso cannot, the
+# EncryptionMethod URI, xmlsec1's --session-key)
+ENCRYPTIONS = {
+    "aes128-cbc": (lasso.ENCRYPTION_SYM_KEY_TYPE_AES_128, NS_XENC + "aes128-cbc", "aes-128"),
+    "aes256-cbc": (lasso.ENCRYPTION_SYM_KEY_TYPE_AES_256, NS_XENC + "aes256-cbc", "aes-256"),
+    "tripledes-cbc": (lasso.ENCRYPTION_SYM_KEY_TYPE_3DES, NS_XENC + "tripledes-cbc", "des-192"),
+    "aes128-gcm": (None, NS_XENC11 + "aes128-gcm", "aes-128"),
+    "aes256-gcm": (None, NS_XENC11 + "aes256-gcm", "aes-256"),
+}
+KEY_TRANSPORTS = {
+    "rsa-oaep": (lasso.KEY_ENCRYPTION_METHOD_OAEP, NS_XENC + "rsa-oaep-mgf1p"),
+    "rsa-1_5": (lasso.KEY_ENCRYPTION_METHOD_PKCS1, NS_XENC + "rsa-1_5"),
+}
+XMLSEC1 = "/usr/bin/xmlsec1"
 
 
 class HttpError(Exception):
@@ -262,6 +296,18 @@ class Knobs:
             except ValueError:
                 raise HttpError(400, f"{name} must be an integer (seconds)")
         self.flags = {name: one(name, "0") not in ("", "0") for name in FLAG_KNOBS}
+        self.encrypt = one("encrypt")
+        if self.encrypt is not None and self.encrypt not in ENCRYPTIONS:
+            raise HttpError(400, f"encrypt must be one of {', '.join(ENCRYPTIONS)}")
+        self.key_transport = one("key_transport", "rsa-oaep")
+        if self.key_transport not in KEY_TRANSPORTS:
+            raise HttpError(400, "key_transport must be rsa-oaep or rsa-1_5")
+        self.encrypt_to = one("encrypt_to", "sp")
+        if self.encrypt_to not in ("sp", "rogue"):
+            raise HttpError(400, "encrypt_to must be rogue (or sp)")
+        self.encrypted_content = one("encrypted_content", "assertion")
+        if self.encrypted_content not in ("assertion", "two_assertions"):
+            raise HttpError(400, "encrypted_content must be two_assertions (or assertion)")
         self.attributes = {name[len("attr."):]: values
                            for name, values in params.items()
                            if name.startswith("attr.") and len(name) > 5}
@@ -355,6 +401,35 @@ def unsigned_copy(assertion):
                   "authzDecisionStatement", "attributeStatement"):
         setattr(copy, field, getattr(assertion, field))
     return copy
+
+
+def xmlsec1_encrypt(plaintext, cert, data_alg, key_alg, session_key, cert_is_path=False):
+    """An EncryptedAssertion (as lasso's saml:EncryptedElement) holding
+    `plaintext`, encrypted by the xmlsec1 tool to `cert` (PEM text, or a path)."""
+    template = (
+        f'<xenc:EncryptedData xmlns:xenc="{NS_XENC}" Type="{NS_XENC}Element">'
+        f'<xenc:EncryptionMethod Algorithm="{data_alg}"/>'
+        f'<ds:KeyInfo xmlns:ds="{NS_DS}"><xenc:EncryptedKey>'
+        f'<xenc:EncryptionMethod Algorithm="{key_alg}"/>'
+        '<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>'
+        '<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>')
+    with tempfile.TemporaryDirectory(prefix="mockidp-enc-") as d:
+        paths = {name: os.path.join(d, name) for name in ("plain", "template.xml", "cert.pem")}
+        with open(paths["plain"], "w", encoding="utf-8") as f:
+            f.write(plaintext)
+        with open(paths["template.xml"], "w", encoding="utf-8") as f:
+            f.write(template)
+        if not cert_is_path:
+            with open(paths["cert.pem"], "w", encoding="ascii") as f:
+                f.write(cert)
+            cert = paths["cert.pem"]
+        run = subprocess.run([XMLSEC1, "--encrypt", "--pubkey-cert-pem", cert, "--session-key", session_key,
+                              "--binary-data", paths["plain"], paths["template.xml"]],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            raise HttpError(500, "xmlsec1 --encrypt failed: " + run.stderr)
+    encrypted_data = run.stdout.split("?>", 1)[-1].strip()
+    return f'<saml:EncryptedElement xmlns:saml="{NS_SAML}">{encrypted_data}</saml:EncryptedElement>'
 
 
 # --------------------------------------------------------------------------
@@ -479,7 +554,50 @@ class MockIdP:
 
         login.buildAuthnResponseMsg()
         apply_knobs(login, knobs)
+        if knobs.encrypt and login.response.assertion:
+            self.encrypt(login, knobs)
         return login.msgUrl, login.response.exportToBase64()
+
+    # -- Encrypted assertions ----------------------------------------------
+
+    def sp_encryption_cert(self):
+        """The certificate the SP metadata publishes for encryption (PEM)."""
+        root = ET.fromstring(self.sp_metadata())
+        for kd in root.iter(f"{{{NS_MD}}}KeyDescriptor"):
+            if kd.get("use") in (None, "encryption"):
+                cert = kd.find(f".//{{{NS_DS}}}X509Certificate")
+                if cert is not None:
+                    body = "".join(cert.text.split())
+                    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(body, 64)) +
+                            "\n-----END CERTIFICATE-----\n")
+        raise HttpError(503, "the SP metadata publishes no encryption certificate")
+
+    def encrypt(self, login, knobs):
+        """Replace the Response's Assertion by an EncryptedAssertion of it (the
+        Response is signed afterwards, over the ciphertext)."""
+        sym_key_type, data_alg, session_key = ENCRYPTIONS[knobs.encrypt]
+        key_method, key_alg = KEY_TRANSPORTS[knobs.key_transport]
+        assertion = login.response.assertion[0]
+        if sym_key_type is not None and knobs.encrypt_to == "sp" and knobs.encrypted_content == "assertion":
+            provider = login.server.getProvider(login.remoteProviderId)
+            provider.setEncryptionSymKeyType(sym_key_type)
+            provider.setKeyEncryptionMethod(key_method)
+            element = provider.saml2NodeEncrypt(assertion).exportToXml()
+        else:
+            plaintext = assertion.exportToXml()  # signed, when the assertion is
+            if knobs.encrypted_content == "two_assertions":
+                plaintext += plaintext
+            cert = self.keys["rogue"][1] if knobs.encrypt_to == "rogue" else None
+            element = xmlsec1_encrypt(plaintext, cert or self.sp_encryption_cert(), data_alg, key_alg,
+                                      session_key, cert_is_path=cert is not None)
+        if knobs.flags["tamper_ciphertext"]:
+            # the last CipherValue is the EncryptedData's: change a character in its third block
+            value = [m.end() for m in re.finditer(r"<(?:\w+:)?CipherValue>", element)][-1] + 40
+            while element[value].isspace():
+                value += 1
+            element = element[:value] + ("B" if element[value] == "A" else "A") + element[value + 1:]
+        login.response.assertion = ()
+        login.response.encryptedAssertion = (lasso.Node.newFromDump(element),)
 
     # -- Single logout ----------------------------------------------------
 

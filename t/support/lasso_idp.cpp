@@ -100,9 +100,18 @@ std::string idp_answer(const TestKeys& keys, ServiceProvider& sp, const AuthnReq
                                                               keys.cert(options.signer).c_str()));
     if (!idp) return {};
     idp->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
-    if (lasso_server_add_provider_from_buffer(idp.get(), LASSO_PROVIDER_ROLE_SP, sp.metadata_xml().c_str(), nullptr,
+    const std::string& sp_metadata = options.encrypt_for.empty() ? sp.metadata_xml() : options.encrypt_for;
+    if (lasso_server_add_provider_from_buffer(idp.get(), LASSO_PROVIDER_ROLE_SP, sp_metadata.c_str(), nullptr,
                                               nullptr) != 0)
         return {};
+    if (options.encrypt) {
+        LassoProvider* provider = lasso_server_get_provider(idp.get(), sp.entity_id().c_str());
+        if (!provider) return {};
+        lasso_provider_set_encryption_mode(provider, LASSO_ENCRYPTION_MODE_ASSERTION);
+        lasso_provider_set_encryption_sym_key_type(provider, LASSO_ENCRYPTION_SYM_KEY_TYPE_AES_256);
+        lasso_provider_set_key_encryption_method(
+            provider, options.rsa1_5 ? LASSO_KEY_ENCRYPTION_METHOD_PKCS1 : LASSO_KEY_ENCRYPTION_METHOD_OAEP);
+    }
     GObjectPtr<LassoLogin> login(lasso_login_new(idp.get()));
     std::string query = request.redirect_url.substr(request.redirect_url.find('?') + 1);
     // Verifies our AuthnRequest signature: the SP metadata says requests are signed.

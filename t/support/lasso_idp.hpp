@@ -40,6 +40,11 @@ struct AnswerOptions {
     std::string signer = "idp";  // whose key signs (a name in TestKeys)
     std::int64_t valid_for = 300;
     bool typical_attributes = false;  // mail, displayName and five groups
+    // Encrypt the assertion (Lasso's LASSO_ENCRYPTION_MODE_ASSERTION) to the encryption
+    // certificate in `encrypt_for` (SP metadata; empty: the SP's own), AES-256-CBC by default.
+    bool encrypt = false;
+    std::string encrypt_for;
+    bool rsa1_5 = false;  // key transport RSA PKCS#1 v1.5 instead of RSA-OAEP
 };
 
 // The IdP's signed Response (base64, as posted to the ACS) to `request`; empty on failure.

@@ -140,5 +140,156 @@ TEST(ResponseGuard, RefusesDeepOrHugeDocuments) {
     EXPECT_EQ(check(response(assertion("a1", many))), "too many XML elements");
 }
 
+// --- encrypted assertions: the envelope in the Response, then the decrypted plaintext -------
+
+const std::string kXenc = "http://www.w3.org/2001/04/xmlenc#";
+
+std::string encrypted_key(const std::string& alg = kXenc + "rsa-oaep-mgf1p") {
+    return R"(<xenc:EncryptedKey><xenc:EncryptionMethod Algorithm=")" + alg +
+           R"("/><xenc:CipherData><xenc:CipherValue>AA==</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey>)";
+}
+
+std::string encrypted_assertion(const std::string& data_alg = kXenc + "aes256-cbc",
+                                const std::string& key_info_extra = "",
+                                const std::string& cipher = "<xenc:CipherValue>AA==</xenc:CipherValue>",
+                                const std::string& beside = "", const std::string& key = encrypted_key()) {
+    return R"(<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" )"
+           R"(Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm=")" +
+           data_alg + R"("/><ds:KeyInfo>)" + key + key_info_extra + "</ds:KeyInfo><xenc:CipherData>" + cipher +
+           "</xenc:CipherData></xenc:EncryptedData>" + beside + "</saml:EncryptedAssertion>";
+}
+
+std::optional<std::string> check_encrypted(const std::string& xml, bool rsa1_5 = false) {
+    ResponseGuardLimits limits;
+    limits.allow_rsa1_5 = rsa1_5;
+    auto r = check_response(xml, limits);
+    if (!r) return r.error().reason;
+    if (!r->encrypted() || !r->encrypted_key) return "not seen as encrypted";
+    return std::nullopt;
+}
+
+TEST(ResponseGuardEncrypted, AcceptsTheEnvelopesIdPsSend) {
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion())), std::nullopt);  // unsigned Response
+    EXPECT_EQ(check_encrypted(response(signature("#r1") + encrypted_assertion())), std::nullopt);
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion("http://www.w3.org/2009/xmlenc11#aes128-gcm"))),
+              std::nullopt);
+    // the EncryptedKey beside the EncryptedData (SAML core 6.2), pointed at by RetrievalMethod
+    const std::string xmlns = R"(<xenc:EncryptedKey xmlns:xenc="http://www.w3.org/2001/04/xmlenc#")";
+    std::string beside = encrypted_key();
+    beside.replace(0, std::string("<xenc:EncryptedKey").size(), xmlns);
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion(kXenc + "aes128-cbc", R"(<ds:RetrievalMethod URI="#ek1"/>)",
+                                                           "<xenc:CipherValue>AA==</xenc:CipherValue>", beside, ""))),
+              std::nullopt);
+}
+
+TEST(ResponseGuardEncrypted, RefusesAlgorithmsWeDoNotAccept) {
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion(kXenc + "tripledes-cbc"))),
+              "data encryption algorithm not allowed: http://www.w3.org/2001/04/xmlenc#tripledes-cbc");
+    const std::string rsa15 = response(encrypted_assertion(
+        kXenc + "aes256-cbc", "", "<xenc:CipherValue>AA==</xenc:CipherValue>", "", encrypted_key(kXenc + "rsa-1_5")));
+    EXPECT_EQ(
+        check_encrypted(rsa15),
+        "key transport algorithm not allowed: http://www.w3.org/2001/04/xmlenc#rsa-1_5 (sso_allow_rsa1_5 is off)");
+    EXPECT_EQ(check_encrypted(rsa15, true), std::nullopt) << "sso_allow_rsa1_5 on";
+}
+
+TEST(ResponseGuardEncrypted, RefusesEnvelopesThatPointElsewhereOrHoldMore) {
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion(kXenc + "aes256-cbc", "",
+                                                           R"(<xenc:CipherReference URI="file:///etc/passwd"/>)"))),
+              "EncryptedData must carry exactly one inline CipherValue");
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion(kXenc + "aes256-cbc", encrypted_key()))),
+              "EncryptedAssertion must have exactly one EncryptedKey");
+    EXPECT_EQ(check_encrypted(response(
+                  encrypted_assertion(kXenc + "aes256-cbc", "", "<xenc:CipherValue>AA==</xenc:CipherValue>", "", ""))),
+              "EncryptedAssertion must have exactly one EncryptedKey");
+    EXPECT_EQ(check_encrypted(response(
+                  encrypted_assertion(kXenc + "aes256-cbc", R"(<ds:RetrievalMethod URI="http://evil/key"/>)"))),
+              "EncryptedData KeyInfo uses a RetrievalMethod to another document");
+    EXPECT_EQ(check_encrypted(response("<saml:EncryptedAssertion/>")), "EncryptedAssertion has no EncryptedData");
+    EXPECT_EQ(
+        check_encrypted(response(encrypted_assertion(
+            kXenc + "aes256-cbc", "", "<xenc:CipherValue>AA==</xenc:CipherValue>", "<saml:Assertion ID=\"x\"/>"))),
+        "response must contain exactly one assertion, found 2");
+}
+
+TEST(ResponseGuardEncrypted, OneAssertionAndSignaturesOnlyOnTheResponse) {
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion() + assertion())),
+              "response must contain exactly one assertion, found 2");
+    EXPECT_EQ(check_encrypted(response(encrypted_assertion() + encrypted_assertion())),
+              "response must contain exactly one assertion, found 2");
+    EXPECT_EQ(check_encrypted(response("<samlp:Extensions>" + encrypted_assertion() + "</samlp:Extensions>")),
+              "encrypted assertion is not a direct child of the Response");
+    // an encrypted assertion inside a plaintext one (Advice) is not read, so not accepted
+    EXPECT_EQ(check(response(assertion("a1", "<saml:Advice>" + encrypted_assertion() + "</saml:Advice>"))),
+              "encrypted content inside the assertion is not supported");
+    EXPECT_EQ(check(response(assertion("a1", "<saml:Subject><saml:EncryptedID/></saml:Subject>"))),
+              "encrypted content inside the assertion is not supported");
+    std::string signed_envelope = encrypted_assertion();
+    signed_envelope.insert(signed_envelope.find("<xenc:EncryptedData"), signature("#r1"));
+    EXPECT_EQ(check_encrypted(response(signed_envelope)), "signature found outside the Response and Assertion");
+    EXPECT_EQ(check_encrypted(response(signature("#x") + encrypted_assertion())),
+              "Response signature Reference does not point at its parent element");
+}
+
+const std::string kSamlNs = R"( xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion")"
+                            R"( xmlns:ds="http://www.w3.org/2000/09/xmldsig#")";
+
+// A decrypted assertion declares its own namespaces (it was serialised on its own).
+std::string plain(const std::string& id = "a1", const std::string& inner = "", bool signed_ = true) {
+    std::string a = assertion(id, inner, signed_);
+    a.insert(std::string("<saml:Assertion").size(), kSamlNs);
+    return a;
+}
+
+std::optional<std::string> check_plain(const std::string& xml, bool response_signed, bool want_signed = false) {
+    ResponseGuardLimits limits;
+    limits.require_assertion_signature = want_signed;
+    auto r = check_decrypted_assertion(xml, limits, response_signed);
+    if (!r) return r.error().reason;
+    if (r.value() != "a1") return "wrong ID " + r.value();
+    return std::nullopt;
+}
+
+TEST(DecryptedAssertion, AcceptsOneAssertionSignedItselfOrByTheResponse) {
+    EXPECT_EQ(check_plain(plain(), false), std::nullopt);
+    EXPECT_EQ(check_plain("\n  " + plain() + "\n", false), std::nullopt);
+    EXPECT_EQ(check_plain(plain("a1", "", false), true), std::nullopt);
+}
+
+TEST(DecryptedAssertion, RefusesSeveralAssertionsOrAnythingBeside) {
+    EXPECT_EQ(check_plain(plain() + plain("a2"), false),
+              "decrypted content must be exactly one Assertion, found 2 elements");
+    EXPECT_EQ(check_plain(plain() + "evil", false), "decrypted content has text beside the assertion");
+    EXPECT_EQ(check_plain("<x/>", true), "decrypted content must be exactly one Assertion, found 1 elements");
+    EXPECT_EQ(check_plain("", true), "decrypted content must be exactly one Assertion, found 0 elements");
+    EXPECT_EQ(check_plain("not xml <", true), "decrypted assertion is not well-formed XML");
+    EXPECT_EQ(check_plain("</sso-decrypted><sso-decrypted>" + plain(), true),
+              "decrypted assertion is not well-formed XML");
+    EXPECT_EQ(check_plain("<!DOCTYPE x>" + plain(), true), "DOCTYPE or entity declarations are not allowed");
+    // an assertion wrapped inside another element is not the one read
+    EXPECT_EQ(check_plain("<saml:Advice" + kSamlNs + ">" + plain() + "</saml:Advice>", true),
+              "decrypted content must be exactly one Assertion, found 1 elements");
+    EXPECT_EQ(check_plain(plain("a1", "<saml:Advice>" + assertion("a2") + "</saml:Advice>"), true),
+              "decrypted content must be exactly one Assertion, found 2 assertions");
+}
+
+TEST(DecryptedAssertion, HoldsThePlaintextToTheSignatureRules) {
+    EXPECT_EQ(check_plain(plain("a1", "", false), false), "neither the Response nor the Assertion is signed");
+    EXPECT_EQ(check_plain(plain("a1", "", false), true, true),
+              "the Assertion is not signed (sso_want_assertions_signed is on)");
+    std::string elsewhere = plain("a1", "", false);
+    elsewhere.insert(elsewhere.find("<saml:Subject>"), signature("#other"));
+    EXPECT_EQ(check_plain(elsewhere, false), "Assertion signature Reference does not point at its parent element");
+    EXPECT_EQ(check_plain(plain("a1", "<saml:Conditions ID=\"c1\">" + signature("#c1") + "</saml:Conditions>"), true),
+              "signature found outside the Response and Assertion");
+    std::string comment = plain();
+    comment.replace(comment.find("@example.org"), 0, "<!---->");
+    EXPECT_EQ(check_plain(comment, true), "comment, CDATA or processing instruction inside the assertion");
+    EXPECT_EQ(
+        check_plain(plain("a1", "<saml:AttributeStatement><saml:EncryptedAttribute/></saml:AttributeStatement>"), true),
+        "encrypted content inside the assertion is not supported");
+    EXPECT_EQ(check_plain(plain("a1", "<x ID=\"a1\"/>"), true), "duplicate XML ID a1");
+}
+
 }  // namespace
 }  // namespace sso
