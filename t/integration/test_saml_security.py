@@ -192,6 +192,20 @@ class SignatureTest(SecurityTest):
         self.assertEqual(len(children(assertion_of(doc), NS_DS, "Signature")), 1)
         self.accept(encode_response(xml_of(doc)), a["RelayState"])
 
+    def test_corrupted_response_signature_over_a_validly_signed_assertion(self):
+        # A signature that is present must verify, even when the assertion's own would do.
+        def corrupt(d):
+            value = descendant(signature_of(d.documentElement), NS_DS, "SignatureValue")
+            text = value.firstChild.data.strip()
+            set_text(value, ("A" if text[0] != "A" else "B") + text[1:])
+        self.refuse_edit(corrupt, BAD_SIGNATURE, sign="both")
+
+    def test_response_envelope_edited_under_a_validly_signed_assertion(self):
+        # The Response signature covers the envelope (Destination, InResponseTo, Status...).
+        def edit(d):
+            d.documentElement.setAttribute("IssueInstant", "2001-01-01T00:00:00Z")
+        self.refuse_edit(edit, BAD_SIGNATURE, sign="both")
+
     def test_assertion_signed_by_a_key_not_in_the_metadata(self):
         # The rogue certificate travels in KeyInfo: it must never be trusted by itself.
         self.refuse_knobs(BAD_SIGNATURE, sign="assertion", key="rogue")
