@@ -12,6 +12,7 @@
 #include "module/conf_util.hpp"
 #include "module/handlers.hpp"
 #include "module/ldap_directive.hpp"
+#include "module/redis_directive.hpp"
 #include "module/http_util.hpp"
 #include "module/request_ctx.hpp"
 #include "module/shm_store.hpp"
@@ -163,6 +164,12 @@ ngx_conf_enum_t kNonBrowser[] = {
     {ngx_null_string, 0},
 };
 
+ngx_conf_enum_t kStoreFailure[] = {
+    {ngx_string("closed"), store_failure_closed},
+    {ngx_string("cached"), store_failure_cached},
+    {ngx_null_string, 0},
+};
+
 constexpr ngx_uint_t kSrv = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
 constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
@@ -217,13 +224,31 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_cookie_domain"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_domain)},
     {ngx_string("sso_cookie_samesite"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(cookie_samesite)},
     {ngx_string("sso_cookie_secure"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(cookie_secure)},
+    // The Redis store (module/redis_directive.cpp), for several nodes.
+    {ngx_string("sso_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_redis, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_redis_database"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.database), nullptr},
+    {ngx_string("sso_redis_password"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.password), nullptr},
+    {ngx_string("sso_redis_prefix"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.prefix), nullptr},
+    {ngx_string("sso_redis_connect_timeout"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.connect_timeout), nullptr},
+    {ngx_string("sso_redis_timeout"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.timeout), nullptr},
+    {ngx_string("sso_session_cache"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.session_cache), nullptr},
+    {ngx_string("sso_store_failure"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_enum, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(MainConf, redis.failure), kStoreFailure},
     ngx_null_command,
 };
 
 // --- configuration objects ---------------------------------------------------------------
 
 void* create_main_conf(ngx_conf_t* cf) noexcept {
-    return ngx_pcalloc(cf->pool, sizeof(MainConf));
+    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf) redis_create_conf(mcf->redis);
+    return mcf;
 }
 
 char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
@@ -245,6 +270,7 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->shm = pool_new<ShmStore>(cf->pool, mcf->zone, mcf->replay_zone);
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
+    if (char* rc = redis_init_conf(cf, mcf); rc != NGX_CONF_OK) return rc;
     if (mcf->ldap) {
         // Directory calls block, so they run in a thread pool; "default" is nginx's own (32
         // threads), created on demand like `aio threads` does.

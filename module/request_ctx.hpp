@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "session/session_record.hpp"
+#include "session/store.hpp"
 
 namespace sso::ngx {
 
@@ -51,6 +52,10 @@ struct RequestCtx {
     ngx_str_t user_for_log;
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
+    // the store operation in flight (module/flows.hpp, with_store)
+    StoreCallback store_cb;
+    unsigned store_pending : 1;  // issued, not answered yet
+    unsigned store_later : 1;    // answered after the call that issued it returned
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 

@@ -3,6 +3,7 @@
 
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
+#include "module/redis_store.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
 
@@ -20,6 +21,31 @@ std::string zone_json(const ZoneStats& z, std::initializer_list<std::pair<const 
     return out + "}}";
 }
 
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += '?';
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+// Which store holds the sessions and, for Redis, this worker's connection to it.
+std::string store_json(const MainConf* mcf) {
+    const RedisStore* redis = mcf->redis_store;
+    if (!redis) return "{\"kind\":\"shm\"}";
+    return "{\"kind\":\"redis\",\"address\":" + json_string(redis->options().display) + ",\"state\":\"" +
+           redis->state() + "\",\"last_error\":" + json_string(redis->last_error()) +
+           ",\"cached_sessions\":" + std::to_string(redis->cached_sessions()) + "}";
+}
+
 }  // namespace
 
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
@@ -30,7 +56,7 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
         // written as they are.
         const ShmStore* store = main_conf(r)->shm;
         const std::string body =
-            "{\"zones\":{\"sessions\":" +
+            "{\"store\":" + store_json(main_conf(r)) + ",\"zones\":{\"sessions\":" +
             zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
                                                       {"pending_requests", Table::pending_requests},
                                                       {"cached_credentials", Table::credentials}}) +
