@@ -2,12 +2,11 @@
 the mock IdP, the echo upstream); node B is a second nginx with the same configuration (same
 SP, same keys) on its own port, with one worker so that its per-worker state is predictable.
 Both are what a load balancer would put side by side."""
-import os
 import signal
 import unittest
+import urllib.parse
 
-from t.integration.harness import (DEFAULT_LOCATIONS, NGINX, Process, Stack, free_port, nginx_env, request,
-                                   sanitizer_reports, session_cookie)
+from t.integration.harness import DEFAULT_LOCATIONS, NGINX, Process, Stack, free_port, nginx_env, request
 from t.integration.redis_server import RedisServer
 
 LOCATIONS = DEFAULT_LOCATIONS + """
@@ -62,7 +61,6 @@ class Node:
         return request(self.port, "GET", path, h)
 
     def post_acs(self, saml_response, relay_state=None):
-        import urllib.parse
         form = [("SAMLResponse", saml_response)]
         if relay_state is not None:
             form.append(("RelayState", relay_state))

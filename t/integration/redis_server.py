@@ -4,7 +4,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 
 from t.integration.harness import Process, free_port, wait_until
@@ -13,15 +12,17 @@ REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    def __init__(self, port=None):
+    def __init__(self, port=None, password=None):
         self.dir = tempfile.mkdtemp(prefix="sso-redis-")
         self.port = port or free_port()
+        self.password = password
         self.proc = None
         self.start()
 
     def start(self):
         self.proc = Process([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                             "no", "--daemonize", "no", "--dir", self.dir], self.dir, "redis")
+                             "no", "--daemonize", "no", "--dir", self.dir]
+                            + (["--requirepass", self.password] if self.password else []), self.dir, "redis")
         self.proc.wait_ready(self.port)
         wait_until(lambda: self.ping(), "redis PING")
 
@@ -50,14 +51,17 @@ class RedisServer:
 
     # --- RESP ---------------------------------------------------------------------------
 
-    def command(self, *args, timeout=5.0):
+    def command(self, *args, timeout=5.0, db=0):
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            out = b"*%d\r\n" % len(args)
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-            s.sendall(out)
-            return _read_reply(s.makefile("rb"))
+            f = s.makefile("rb")
+            if self.password:
+                _send(s, ("AUTH", self.password))
+                _read_reply(f)
+            if db:
+                _send(s, ("SELECT", db))
+                _read_reply(f)
+            _send(s, args)
+            return _read_reply(f)
 
     def keys(self, pattern="*"):
         return sorted(k.decode(errors="replace") for k in self.command("KEYS", pattern))
@@ -69,6 +73,14 @@ class RedisServer:
             if line.startswith("cmdstat_%s:" % command.lower()):
                 return int(line.split("calls=", 1)[1].split(",", 1)[0])
         return 0
+
+
+def _send(sock, args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    sock.sendall(out)
 
 
 def _read_reply(f):

@@ -7,8 +7,9 @@ import threading
 import time
 import unittest
 
-from t.integration.harness import BROWSER, session_cookie, upstream_headers, wait_until
+from t.integration.harness import BROWSER, Stack, session_cookie, upstream_headers, wait_until
 from t.integration.redis_nodes import TwoNodesTest
+from t.integration.redis_server import RedisServer
 
 JSON = {"Accept": "application/json"}
 
@@ -242,6 +243,26 @@ class SessionCacheTest(TwoNodesTest):
         self.assertLess(time.monotonic() - start, 5.0)
 
 
+class IdleTimeoutTest(TwoNodesTest):
+    SERVER_EXTRA = "sso_session_idle_timeout 2s; sso_session_lifetime 5s;"
+
+    def test_use_refreshes_the_ttl_but_never_past_the_lifetime(self):
+        s, b = self.stack, self.b
+        cookie, _ = s.login("alice")
+        key = "sso:sessions:" + cookie.split("=", 1)[1]
+        self.assertLessEqual(self.redis.command("PTTL", key), 2000)  # the idle timeout, not 5 s
+        wait_until(lambda: self.redis.command("PTTL", key) < 900, "the idle clock to run", timeout=5)
+        before = self.redis.command("PTTL", key)
+        self.assertEqual(b.get("/app/", JSON, cookie=cookie).status, 200)
+        self.assertGreater(self.redis.command("PTTL", key), before)
+        # in constant use the idle timeout never strikes, but the 5 s lifetime does
+        start = time.monotonic()
+        while b.get("/app/", JSON, cookie=cookie).status == 200:
+            self.assertLess(time.monotonic() - start, 10, "the session outlived its lifetime")
+            time.sleep(0.3)
+        self.assertIsNone(self.redis.command("GET", key))
+
+
 class FailOpenTest(TwoNodesTest):
     REDIS_EXTRA = "sso_store_failure cached;"
 
@@ -266,3 +287,42 @@ class FailOpenTest(TwoNodesTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AuthAndDatabaseTest(unittest.TestCase):
+    """sso_redis_password and sso_redis_database, against a Redis that requires a password
+    (one node is enough here)."""
+
+    def setUp(self):
+        self.redis = RedisServer(password="redis-secret")
+        self.stacks = []
+
+    def tearDown(self):
+        try:
+            for s in self.stacks:
+                s.stop()
+        finally:
+            self.redis.cleanup()
+
+    def stack(self, extra):
+        s = Stack(http_extra="sso_redis 127.0.0.1:%d; %s" % (self.redis.port, extra))
+        self.stacks.append(s)
+        return s
+
+    def test_password_and_database(self):
+        s = self.stack("sso_redis_password redis-secret; sso_redis_database 2;")
+        cookie, _ = s.login("alice")
+        self.assertEqual(s.get("/app/", JSON, cookie=cookie).status, 200)
+        key = "sso:sessions:" + cookie.split("=", 1)[1]
+        self.assertIsNone(self.redis.command("GET", key))
+        self.assertIsNotNone(self.redis.command("GET", key, db=2))
+
+    def test_wrong_password_is_a_clear_503(self):
+        s = self.stack("sso_redis_password not-the-password;")
+        m = s.mark()
+        r = s.get("/app/", BROWSER)
+        self.assertEqual(r.status, 503)
+        lines = s.sso_lines_since(m)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"cannot record the pending AuthnRequest.*connection set-up refused: WRONGPASS")
+        self.assertNotIn("not-the-password", s.error_log())

@@ -1,5 +1,4 @@
 """nginx -t on sso_redis and the settings around it: each refusal names the directive."""
-import re
 import unittest
 
 from t.integration.test_config import ConfigCheck
