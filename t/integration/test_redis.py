@@ -56,6 +56,16 @@ class SharedSessionsTest(TwoNodesTest):
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0], r"names no AuthnRequest this SP has pending")
 
+    def test_login_endpoint_started_on_b_finishes_on_a(self):
+        s, b = self.stack, self.b
+        r = b.get("/sso/login?return_to=%2Fapp%2Fdocs")
+        self.assertEqual(r.status, 302, r.text()[:300])
+        answer = s.idp_response(r.header("Location"), "bob")
+        done = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+        self.assertEqual(done.status, 303)
+        self.assertEqual(done.header("Location"), "/app/docs")
+        self.assertEqual(user_of(b.get("/app/", JSON, cookie=session_cookie(done))), ["bob@example.org"])
+
     def test_same_response_on_a_then_b_is_a_replay(self):
         s, b = self.stack, self.b
         a = s.unsolicited("alice")
