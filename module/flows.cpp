@@ -14,9 +14,9 @@ void relay_store_reply(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
     ngx_connection_t* c = r->connection;  // the request may be freed by the callback
-    const bool later = ctx->store_later;
-    ctx->store_pending = 0;
-    ctx->store_later = 0;
+    const bool later = !ctx->store_answered_now;
+    if (!later) *ctx->store_answered_now = true;
+    ctx->store_answered_now = nullptr;
     r->main->blocked--;
     ctx->store_cb(data, reply);
     if (later) ngx_http_run_posted_requests(c);

@@ -18,11 +18,14 @@ namespace sso::ngx {
 void relay_store_reply(void* data, StoreReply reply) noexcept;
 template <class Issue>
 void with_store(ngx_http_request_t* r, RequestCtx* ctx, StoreCallback cb, Issue&& issue) noexcept {
+    bool answered_now = false;
     ctx->store_cb = cb;
-    ctx->store_pending = 1;
+    ctx->store_answered_now = &answered_now;
     r->main->blocked++;
     issue(main_conf(r)->store, relay_store_reply, static_cast<void*>(r));
-    if (ctx->store_pending) ctx->store_later = 1;
+    // Answered already: `cb` ran and may have finished the request, which must not be touched.
+    // Otherwise the request waits (blocked), and the answer will come later.
+    if (!answered_now) ctx->store_answered_now = nullptr;
 }
 
 // A 503 with `message` on the page, and one error line: "<what>: <why the store failed>".

@@ -54,8 +54,7 @@ struct RequestCtx {
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     // the store operation in flight (module/flows.hpp, with_store)
     StoreCallback store_cb;
-    unsigned store_pending : 1;  // issued, not answered yet
-    unsigned store_later : 1;    // answered after the call that issued it returned
+    bool* store_answered_now;  // while the call that issues it runs: set when it is answered then
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 
