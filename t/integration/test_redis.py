@@ -96,6 +96,15 @@ class SharedSessionsTest(TwoNodesTest):
         s.start_login("/app/")
         self.assertEqual(len(self.redis.keys("sso:pending_requests:*")), pending_before + 1)
 
+    def test_reload_keeps_sessions_and_old_workers_leave_cleanly(self):
+        s = self.stack
+        cookie, _ = s.login("alice")
+        before = len(s.error_log())
+        s.reload()
+        wait_until(lambda: s.error_log()[before:].count("exited with code 0") >= 2, "the old workers to exit")
+        self.assertEqual(user_of(s.get("/app/", JSON, cookie=cookie)), ["alice@example.org"])
+        self.assertNotIn("open socket", s.error_log()[before:])
+
     def test_status_reports_the_redis_store(self):
         cookie, _ = self.stack.login("alice")
         self.assertEqual(self.b.get("/app/", JSON, cookie=cookie).status, 200)
