@@ -262,6 +262,14 @@ class SessionCacheTest(TwoNodesTest):
         self.assertLess(time.monotonic() - start, 5.0)
 
 
+    def test_logout_through_the_worker_that_cached_it_is_immediate(self):
+        s, b = self.stack, self.b
+        cookie, _ = s.login("alice")
+        self.assertEqual(b.get("/app/", JSON, cookie=cookie).status, 200)  # cached in B's one worker
+        self.assertEqual(b.get("/sso/logout", cookie=cookie).status, 200)
+        self.assertEqual(b.get("/app/", JSON, cookie=cookie).status, 401)
+
+
 class IdleTimeoutTest(TwoNodesTest):
     SERVER_EXTRA = "sso_session_idle_timeout 2s; sso_session_lifetime 5s;"
 
