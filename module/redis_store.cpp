@@ -32,8 +32,16 @@ struct RedisStore::Op {
 
 namespace {
 
-void log_store(ngx_uint_t level, const std::string& msg) noexcept {
-    ngx_str_t m{msg.size(), reinterpret_cast<u_char*>(const_cast<char*>(msg.data()))};
+// Keys and Redis' own messages may hold any byte: control characters are written as '?', and
+// a line is cut at 500 bytes.
+void log_store(ngx_uint_t level, std::string_view msg) noexcept {
+    u_char buf[500];
+    std::size_t n = 0;
+    for (const char ch : msg.substr(0, sizeof buf)) {
+        const auto u = static_cast<unsigned char>(ch);
+        buf[n++] = (u < 0x20 || u == 0x7f) ? '?' : u;
+    }
+    ngx_str_t m{n, buf};
     ngx_log_error(level, ngx_cycle->log, 0, "sso redis: %V", &m);
 }
 
@@ -337,7 +345,7 @@ void RedisStore::on_reply(redisAsyncContext* ac, void* reply, void* privdata) no
             // The connection stands (an old Redis without GETDEL, a full Redis refusing
             // writes, a wrong database): said once per distinct refusal.
             const std::string why = "redis " + self->opt_.display + ": command refused: " + std::string(r->str, r->len);
-            if (why != self->last_error_) log_store(NGX_LOG_ERR, why.substr(6));
+            if (why != self->last_error_) log_store(NGX_LOG_ERR, why);
             self->last_error_ = why;
             self->fail(op);
             return;

@@ -12,17 +12,19 @@ REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    def __init__(self, port=None, password=None):
+    def __init__(self, port=None, password=None, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="sso-redis-")
         self.port = port or free_port()
         self.password = password
+        self.extra_args = list(extra_args)
         self.proc = None
         self.start()
 
     def start(self):
         self.proc = Process([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                              "no", "--daemonize", "no", "--dir", self.dir]
-                            + (["--requirepass", self.password] if self.password else []), self.dir, "redis")
+                            + (["--requirepass", self.password] if self.password else []) + self.extra_args,
+                            self.dir, "redis")
         self.proc.wait_ready(self.port)
         wait_until(lambda: self.ping(), "redis PING")
 

@@ -312,16 +312,13 @@ class FailOpenTest(TwoNodesTest):
             self.redis.start()
 
 
-if __name__ == "__main__":
-    unittest.main()
+class OneNodeTest(unittest.TestCase):
+    """A Redis started with REDIS_ARGS, and one node per test (stack())."""
 
-
-class AuthAndDatabaseTest(unittest.TestCase):
-    """sso_redis_password and sso_redis_database, against a Redis that requires a password
-    (one node is enough here)."""
+    REDIS_ARGS = {}
 
     def setUp(self):
-        self.redis = RedisServer(password="redis-secret")
+        self.redis = RedisServer(**self.REDIS_ARGS)
         self.stacks = []
 
     def tearDown(self):
@@ -335,6 +332,12 @@ class AuthAndDatabaseTest(unittest.TestCase):
         s = Stack(http_extra="sso_redis 127.0.0.1:%d; %s" % (self.redis.port, extra))
         self.stacks.append(s)
         return s
+
+
+class AuthAndDatabaseTest(OneNodeTest):
+    """sso_redis_password and sso_redis_database, against a Redis that requires a password."""
+
+    REDIS_ARGS = {"password": "redis-secret"}
 
     def test_password_and_database(self):
         s = self.stack("sso_redis_password redis-secret; sso_redis_database 2;")
@@ -353,3 +356,26 @@ class AuthAndDatabaseTest(unittest.TestCase):
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0], r"cannot record the pending AuthnRequest.*connection set-up refused: WRONGPASS")
         self.assertNotIn("not-the-password", s.error_log())
+
+
+class RefusedCommandTest(OneNodeTest):
+    """A Redis without GETDEL (as before 6.2): the ACS gets a clear 503, the connection stays."""
+
+    REDIS_ARGS = {"extra_args": ["--rename-command", "GETDEL", ""]}
+
+    def test_refused_command_is_a_503_and_the_rest_still_works(self):
+        s = self.stack("")
+        answer = s.idp_response(s.start_login("/app/"), "alice")  # SET works
+        m = s.mark()
+        r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+        self.assertEqual(r.status, 503)
+        self.assertIsNone(session_cookie(r))
+        lines = s.sso_lines_since(m)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"session store unavailable; login refused: redis 127\.0\.0\.1:\d+: command "
+                                   r"refused: ERR unknown command")
+        self.assertEqual(s.start_login("/app/")[:4], "http")  # the connection still serves
+
+
+if __name__ == "__main__":
+    unittest.main()
