@@ -43,6 +43,7 @@ os.environ.pop("NGX_SSO_PRELOAD", None)
 sys.path.insert(0, REPO)
 from t.integration import harness  # noqa: E402
 from t.integration.ldap_server import Slapd  # noqa: E402
+from t.integration.redis_server import RedisServer  # noqa: E402
 
 ACS_LUA = os.path.join(BENCH, "acs.lua")
 NGINX = harness.NGINX
@@ -489,7 +490,7 @@ def run_wrk(stack, url, seconds, cookie, threads, connections, raw, tag, header=
     return r
 
 
-def figure_gate(stack, args, raw):
+def figure_gate(stack, args, raw, tag="gate"):
     cookie, _ = stack.login()
     # The same request to both locations (cookie included), so only the gate differs.
     plain = stack.get("/plain/", cookie=cookie)
@@ -500,21 +501,39 @@ def figure_gate(stack, args, raw):
                            % (plain.status, gated.status, none.status))
     urls = {"a": stack.base + "/plain/", "b": stack.base + "/app/"}
     for k in ("a", "b"):  # warm-up, not counted
-        run_wrk(stack, urls[k], 2, cookie, args.wrk_threads, args.wrk_connections, raw, "gate-warmup-" + k)
+        run_wrk(stack, urls[k], 2, cookie, args.wrk_threads, args.wrk_connections, raw, tag + "-warmup-" + k)
     rounds = {"a": [], "b": []}
     for i in range(args.rounds):
         for k in ("a", "b"):
             r = run_wrk(stack, urls[k], args.seconds, cookie, args.wrk_threads, args.wrk_connections, raw,
-                        "gate-%s-%d" % (k, i + 1))
+                        "%s-%s-%d" % (tag, k, i + 1))
             if r["non2xx"] or r["socket_errors"]:
                 raise RuntimeError("gate round %d%s: %d answers not 2xx/3xx, socket errors %s (wrong cookie?)"
                                    % (i + 1, k, r["non2xx"], r["socket_errors"]))
             rounds[k].append(r)
-            log("gate round %d%s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, nginx CPU %.1f µs/request"
-                % (i + 1, k, r["rps"], r["p50"], r["p99"], r["cpu_us"]))
+            log("%s round %d%s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, nginx CPU %.1f µs/request"
+                % (tag, i + 1, k, r["rps"], r["p50"], r["p99"], r["cpu_us"]))
     med = {k: {f: statistics.median(r[f] for r in rounds[k]) for f in ("rps", "p50", "p99", "cpu_us")}
            for k in rounds}
     return {"rounds": rounds, "median": med}
+
+
+# --------------------------------------------------------------------------------------------
+# Figure 1c: the gate with the Redis session store (a real redis-server on this host)
+
+def figure_redis(stacks, args, raw):
+    """Figure 1's rounds on a stack whose sessions are in Redis: /plain/ against /app/, so the
+    ratio to plain nginx comes from the same rounds; the ratio to the shared-memory store
+    compares with figure 1b of the same run."""
+    redis = RedisServer()
+    try:
+        stack = stacks.start(workers=2, http_extra="sso_redis 127.0.0.1:%d;" % redis.port)
+        try:
+            return figure_gate(stack, args, raw, tag="redis")
+        finally:
+            stacks.stop(stack)
+    finally:
+        redis.cleanup()
 
 
 # --------------------------------------------------------------------------------------------
@@ -996,7 +1015,17 @@ def render(results, args, facts, raw, started, elapsed, command):
                 b["cpu_us"] / a["cpu_us"] if a["cpu_us"] else 0)))
     else:
         add(("1a/1b", "Gate cost", "not measured", results.get("gate_error", "")))
-    add(("1c", "Gate cost: Redis session store", "n/a (not implemented yet)", ""))
+    rg = results.get("redis")
+    if rg:
+        a, c = rg["median"]["a"], rg["median"]["b"]
+        vs_shm = "; throughput vs 1b (shared memory) %.3f" % (c["rps"] / g["median"]["b"]["rps"]) if g else ""
+        add(("1c", "Gate cost: the same, sessions in Redis (`sso_redis`, local redis-server)",
+             "%.0f req/s; p50 %s; p99 %s" % (c["rps"], fmt_ms(c["p50"]), fmt_ms(c["p99"])),
+             "its own rounds against plain (%.0f req/s): throughput ratio %.3f, p99 ratio %.3f%s; "
+             "nginx workers' CPU %.1f µs/request" % (a["rps"], c["rps"] / a["rps"], c["p99"] / a["p99"], vs_shm,
+                                                    c["cpu_us"])))
+    else:
+        add(("1c", "Gate cost: Redis session store", "not measured", results.get("redis_error", "")))
     bs = results.get("basic")
     if bs:
         a, b = bs["median"]["a"], bs["median"]["b"]
@@ -1137,8 +1166,8 @@ def main():
     ap.add_argument("--callgrind-requests", type=int, default=1000)
     ap.add_argument("--callgrind-runs", type=int, default=2)
     ap.add_argument("--basic-rounds", type=int, default=3, help="LDAP Basic rounds, each: plain then Basic (3)")
-    ap.add_argument("--only", default="gate,basic,logins,profile,memory,small,instructions",
-                    help="comma-separated subset of: gate,basic,logins,profile,memory,small,instructions "
+    ap.add_argument("--only", default="gate,redis,basic,logins,profile,memory,small,instructions",
+                    help="comma-separated subset of: gate,redis,basic,logins,profile,memory,small,instructions "
                          "(instructions includes the Basic request's)")
     ap.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
                     help="where to write the table ('' for nowhere)")
@@ -1176,6 +1205,8 @@ def main():
                     results["logins"] = figure_logins(stack, args, raw)
             finally:
                 stacks.stop(stack)
+        if "redis" in only:
+            results["redis"] = figure_redis(stacks, args, raw)
         if "basic" in only:
             results["basic"] = figure_basic(stacks, args, raw)
         if "profile" in only:

@@ -62,18 +62,31 @@ void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
         return;
     }
     if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                    "replay cache full or unavailable; login refused", "Service unavailable",
-                    "Your sign-in could not be completed. Please try again shortly.");
+        decide_store_unavailable(r, ctx, "replay cache full or unavailable; login refused", reply,
+                                 "Your sign-in could not be completed. Please try again shortly.");
         finish(r);
         return;
     }
     store_new_session(r, ctx, acs_signed_in);
 }
 
+// The replay cache admits each assertion once, on every node that shares the store.
+void record_assertion(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    const Lifetime life{ctx->replay_expires, 0};
+    with_store(r, ctx, acs_assertion_recorded, [&](Store* store, StoreCallback cb, void* data) {
+        store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", life, ngx_time(), cb, data);
+    });
+}
+
 void acs_pending_taken(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
+    if (reply.status == StoreStatus::unavailable) {
+        decide_store_unavailable(r, ctx, "session store unavailable; login refused", reply,
+                                 "Your sign-in could not be completed. Please try again shortly.");
+        finish(r);
+        return;
+    }
     if (reply.status != StoreStatus::ok) {
         refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                "InResponseTo " + std::string(sv(ctx->in_response_to)) +
@@ -89,8 +102,7 @@ void acs_pending_taken(void* data, StoreReply reply) noexcept {
         return;
     }
     ctx->return_to = pool_copy(r->pool, pending.substr(nl + 1));
-    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
-                                    ngx_time(), acs_assertion_recorded, r);
+    record_assertion(r, ctx);
 }
 
 // IdP-initiated (sso_idp_initiated on): there is no pending request to take; RelayState, when
@@ -105,8 +117,7 @@ void acs_unsolicited(ngx_http_request_t* r, RequestCtx* ctx) {
         finish(r);
         return;
     }
-    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {ctx->replay_expires, 0},
-                                    ngx_time(), acs_assertion_recorded, r);
+    record_assertion(r, ctx);
 }
 
 void acs_body_read(ngx_http_request_t* r) noexcept {
@@ -184,7 +195,10 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             acs_unsolicited(r, ctx);
             return;
         }
-        main_conf(r)->store->take(Table::pending_requests, assertion->in_response_to, now, acs_pending_taken, r);
+        const std::string_view request_id = sv(ctx->in_response_to);
+        with_store(r, ctx, acs_pending_taken, [&](Store* store, StoreCallback cb, void* data) {
+            store->take(Table::pending_requests, request_id, now, cb, data);
+        });
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);
@@ -229,9 +243,18 @@ ngx_int_t login(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     return NGX_DONE;
 }
 
-void logout_done(void* data, StoreReply) noexcept {
+void logout_done(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
-    log_reason(r, NGX_LOG_INFO, "session ended by logout");
+    RequestCtx* ctx = request_ctx(r);
+    if (reply.status == StoreStatus::unavailable) {
+        // The session may live on elsewhere: say so rather than pretend it ended.
+        decide_store_unavailable(
+            r, ctx, "logout not recorded: session store unavailable", reply,
+            "You could not be signed out because the session store cannot be reached. Please try again "
+            "shortly.");
+    } else {
+        log_reason(r, NGX_LOG_INFO, "session ended by logout");
+    }
     finish(r);
 }
 
@@ -264,7 +287,9 @@ ngx_int_t logout(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         finish(r);
         return NGX_DONE;
     }
-    main_conf(r)->store->remove(Table::sessions, *cookie, logout_done, r);
+    const std::string_view id = *cookie;
+    with_store(r, ctx, logout_done,
+               [&](Store* store, StoreCallback cb, void* data) { store->remove(Table::sessions, id, cb, data); });
     return NGX_DONE;
 }
 

@@ -9,6 +9,30 @@
 #include "session/session_id.hpp"
 
 namespace sso::ngx {
+
+void relay_store_reply(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    ngx_connection_t* c = r->connection;  // the request may be freed by the callback
+    const bool later = !ctx->store_answered_now;
+    if (!later) *ctx->store_answered_now = true;
+    ctx->store_answered_now = nullptr;
+    r->main->blocked--;
+    ctx->store_cb(data, reply);
+    if (later) ngx_http_run_posted_requests(c);
+}
+
+void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::string_view what, StoreReply reply,
+                              std::string_view message) noexcept {
+    try {
+        std::string reason(what);
+        if (!reply.value.empty()) reason.append(": ").append(reply.value);
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, reason, "Service unavailable", message);
+    } catch (...) {
+        ctx->decision = NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+}
+
 void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t level, std::string_view reason,
                  std::string_view title, std::string_view message) noexcept {
     log_reason(r, level, reason);
@@ -33,6 +57,41 @@ ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message));
 }
 
+namespace {
+
+void session_loaded(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    auto* ctx = request_ctx(r);
+    SrvConf* scf = srv_conf(r);
+    if (reply.status == StoreStatus::unavailable) {
+        decide_store_unavailable(r, ctx, "session store unavailable", reply,
+                                 "The session store cannot be reached. Please try again shortly.");
+    } else if (reply.status == StoreStatus::ok) {
+        // One copy into the pool, then the record is read in place: no per-field
+        // allocation on the path every request with a session takes.
+        const ngx_str_t stored = pool_copy(r->pool, reply.value);
+        auto session = stored.data ? view_session(sv(stored)) : std::nullopt;
+        if (!stored.data) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        } else if (!session) {
+            // It goes, so that it is reported once, not at every request that carries it.
+            log_reason(r, NGX_LOG_WARN, "stored session is corrupt; deleted, treated as no session");
+            if (auto cookie = request_cookie(r, scf->rt->cookie.name))
+                main_conf(r)->store->remove(
+                    Table::sessions, *cookie, [](void*, StoreReply) noexcept {}, nullptr);
+        } else if (session->scope != scf->rt->scope) {
+            log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
+        } else if (session->expires <= ngx_time()) {
+            // the store expires it too; this only covers a clock step between the two
+        } else if (!set_identity(r, ctx, *session, loc_conf(r)->groups_separator)) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    ctx->next(r);
+}
+
+}  // namespace
+
 void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcept {
     SrvConf* scf = srv_conf(r);
     auto cookie = request_cookie(r, scf->rt->cookie.name);
@@ -41,35 +100,10 @@ void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcep
         return;
     }
     ctx->next = done;
-    main_conf(r)->store->get(
-        Table::sessions, *cookie, ngx_time(),
-        [](void* data, StoreReply reply) noexcept {
-            auto* r = static_cast<ngx_http_request_t*>(data);
-            auto* ctx = request_ctx(r);
-            SrvConf* scf = srv_conf(r);
-            if (reply.status == StoreStatus::unavailable) {
-                decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, "session store unavailable",
-                            "Service unavailable", "The session store cannot be reached. Please try again shortly.");
-            } else if (reply.status == StoreStatus::ok) {
-                // One copy into the pool, then the record is read in place: no per-field
-                // allocation on the path every request with a session takes.
-                const ngx_str_t stored = pool_copy(r->pool, reply.value);
-                auto session = stored.data ? view_session(sv(stored)) : std::nullopt;
-                if (!stored.data) {
-                    ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                } else if (!session) {
-                    log_reason(r, NGX_LOG_WARN, "stored session is corrupt; treated as no session");
-                } else if (session->scope != scf->rt->scope) {
-                    log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
-                } else if (session->expires <= ngx_time()) {
-                    // the store expires it too; this only covers a clock step between the two
-                } else if (!set_identity(r, ctx, *session, loc_conf(r)->groups_separator)) {
-                    ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
-            ctx->next(r);
-        },
-        r);
+    const std::string_view id = *cookie;
+    with_store(r, ctx, session_loaded, [&](Store* store, StoreCallback cb, void* data) {
+        store->get(Table::sessions, id, ngx_time(), cb, data);
+    });
 }
 
 void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept {
@@ -94,18 +128,23 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
         const std::string pending = *relay + '\n' + std::string(return_to);
         ctx->next = done;
         const std::int64_t now = ngx_time();
-        main_conf(r)->store->put(
-            Table::pending_requests, request->request_id, pending, {now + scf->login_timeout, 0}, now,
+        const Lifetime life{now + scf->login_timeout, 0};
+        with_store(
+            r, ctx,
             [](void* data, StoreReply reply) noexcept {
                 auto* r = static_cast<ngx_http_request_t*>(data);
                 auto* ctx = request_ctx(r);
-                if (reply.status != StoreStatus::ok)
-                    decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                                "cannot record the pending AuthnRequest: session store full or unavailable",
-                                "Service unavailable", "The sign-in could not be started. Please try again shortly.");
+                if (reply.status != StoreStatus::ok) {
+                    decide_store_unavailable(r, ctx,
+                                             "cannot record the pending AuthnRequest: session store full or "
+                                             "unavailable",
+                                             reply, "The sign-in could not be started. Please try again shortly.");
+                }
                 ctx->next(r);
             },
-            r);
+            [&](Store* store, StoreCallback cb, void* data) {
+                store->put(Table::pending_requests, request->request_id, pending, life, now, cb, data);
+            });
     } catch (...) {
         decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "out of memory starting a login",
                     "Internal error", "The sign-in could not be started.");
@@ -119,9 +158,8 @@ void new_session_stored(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
     if (reply.status != StoreStatus::ok) {
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
-                    "cannot store the new session: store full or unavailable", "Service unavailable",
-                    "Your sign-in could not be completed. Please try again shortly.");
+        decide_store_unavailable(r, ctx, "cannot store the new session: store full or unavailable", reply,
+                                 "Your sign-in could not be completed. Please try again shortly.");
     } else {
         try {
             const std::int64_t max_age = std::max<std::int64_t>(1, ctx->session_expires - ngx_time());
@@ -138,9 +176,10 @@ void new_session_stored(void* data, StoreReply reply) noexcept {
 
 void put_new_session(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
-    main_conf(r)->store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session),
-                             {ctx->session_expires, srv_conf(r)->session_idle_timeout}, ngx_time(), new_session_stored,
-                             r);
+    const Lifetime life{ctx->session_expires, srv_conf(r)->session_idle_timeout};
+    with_store(r, ctx, new_session_stored, [&](Store* store, StoreCallback cb, void* data) {
+        store->put(Table::sessions, sv(ctx->session_id), sv(ctx->encoded_session), life, ngx_time(), cb, data);
+    });
 }
 
 }  // namespace
@@ -149,9 +188,10 @@ void store_new_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) no
     ctx->next = done;
     auto old = request_cookie(r, srv_conf(r)->rt->cookie.name);
     if (old && is_well_formed_session_id(*old)) {
-        main_conf(r)->store->remove(
-            Table::sessions, *old,
-            [](void* data, StoreReply) noexcept { put_new_session(static_cast<ngx_http_request_t*>(data)); }, r);
+        const std::string_view id = *old;
+        with_store(
+            r, ctx, [](void* data, StoreReply) noexcept { put_new_session(static_cast<ngx_http_request_t*>(data)); },
+            [&](Store* store, StoreCallback cb, void* data) { store->remove(Table::sessions, id, cb, data); });
         return;
     }
     put_new_session(r);

@@ -10,6 +10,28 @@
 
 namespace sso::ngx {
 
+// Every store operation made for a request goes through here: `issue(store, cb, data)` starts
+// it. The answer may come after the handler returned (Redis): the request is kept
+// (r->main->blocked: nginx does not free it, even when the client hangs up or the request is
+// terminated) until `cb` has run; an answer that comes later also runs the posted requests
+// afterwards (a finished subrequest posts its parent). `cb` gets the request as its data.
+void relay_store_reply(void* data, StoreReply reply) noexcept;
+template <class Issue>
+void with_store(ngx_http_request_t* r, RequestCtx* ctx, StoreCallback cb, Issue&& issue) noexcept {
+    bool answered_now = false;
+    ctx->store_cb = cb;
+    ctx->store_answered_now = &answered_now;
+    r->main->blocked++;
+    issue(main_conf(r)->store, relay_store_reply, static_cast<void*>(r));
+    // Answered already: `cb` ran and may have finished the request, which must not be touched.
+    // Otherwise the request waits (blocked), and the answer will come later.
+    if (!answered_now) ctx->store_answered_now = nullptr;
+}
+
+// A 503 with `message` on the page, and one error line: "<what>: <why the store failed>".
+void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::string_view what, StoreReply reply,
+                              std::string_view message) noexcept;
+
 // Decision helpers: what the request gets when the flow finishes.
 void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t log_level,
                  std::string_view reason, std::string_view title, std::string_view message) noexcept;

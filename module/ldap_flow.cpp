@@ -286,7 +286,9 @@ BasicStatus basic_sign_in(ngx_http_request_t* r, RequestCtx* ctx, const LdapDire
             return BasicStatus::started;
         }
         const std::string key = credential_cache_key(r, d, creds.user, creds.password);
-        main_conf(r)->store->get(Table::credentials, key, ngx_time(), basic_cache_answered, r);
+        with_store(r, ctx, basic_cache_answered, [&](Store* store, StoreCallback cb, void* data) {
+            store->get(Table::credentials, key, ngx_time(), cb, data);
+        });
         return BasicStatus::started;
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;

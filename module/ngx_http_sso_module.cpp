@@ -13,6 +13,7 @@
 #include "module/conf_util.hpp"
 #include "module/handlers.hpp"
 #include "module/ldap_directive.hpp"
+#include "module/redis_directive.hpp"
 #include "module/http_util.hpp"
 #include "module/request_ctx.hpp"
 #include "module/metadata_source.hpp"
@@ -167,6 +168,12 @@ ngx_conf_enum_t kNonBrowser[] = {
     {ngx_null_string, 0},
 };
 
+ngx_conf_enum_t kStoreFailure[] = {
+    {ngx_string("closed"), store_failure_closed},
+    {ngx_string("cached"), store_failure_cached},
+    {ngx_null_string, 0},
+};
+
 constexpr ngx_uint_t kSrv = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
 constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
@@ -239,13 +246,31 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_require_encrypted_assertions"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      SRV_OFF(require_encrypted_assertions)},
     {ngx_string("sso_allow_rsa1_5"), kSrv | NGX_CONF_FLAG, ngx_conf_set_flag_slot, SRV_OFF(allow_rsa1_5)},
+    // The Redis store (module/redis_directive.cpp), for several nodes.
+    {ngx_string("sso_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_redis, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_redis_database"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.database), nullptr},
+    {ngx_string("sso_redis_password"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.password), nullptr},
+    {ngx_string("sso_redis_prefix"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.prefix), nullptr},
+    {ngx_string("sso_redis_connect_timeout"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.connect_timeout), nullptr},
+    {ngx_string("sso_redis_timeout"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.timeout), nullptr},
+    {ngx_string("sso_session_cache"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, redis.session_cache), nullptr},
+    {ngx_string("sso_store_failure"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_enum, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(MainConf, redis.failure), kStoreFailure},
     ngx_null_command,
 };
 
 // --- configuration objects ---------------------------------------------------------------
 
 void* create_main_conf(ngx_conf_t* cf) noexcept {
-    return ngx_pcalloc(cf->pool, sizeof(MainConf));
+    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf) redis_create_conf(mcf->redis);
+    return mcf;
 }
 
 // Directory calls and metadata fetches block, so they run in a thread pool; "default" is
@@ -276,6 +301,7 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->shm = pool_new<ShmStore>(cf->pool, mcf->zone, mcf->replay_zone);
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
+    if (char* rc = redis_init_conf(cf, mcf); rc != NGX_CONF_OK) return rc;
     if (mcf->ldap) {
         if (!use_thread_pool(cf, mcf)) return static_cast<char*>(NGX_CONF_ERROR);
         unsigned char secret[32];

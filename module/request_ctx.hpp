@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "session/session_record.hpp"
+#include "session/store.hpp"
 
 namespace sso::ngx {
 
@@ -52,6 +53,9 @@ struct RequestCtx {
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)
+    // the store operation in flight (module/flows.hpp, with_store)
+    StoreCallback store_cb;
+    bool* store_answered_now;  // while the call that issues it runs: set when it is answered then
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 

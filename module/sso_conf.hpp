@@ -21,6 +21,23 @@ namespace sso::ngx {
 
 class ShmStore;
 class MetadataSource;
+class RedisStore;
+
+// `sso_redis` and its settings (module/redis_store.hpp): plain, for the slot helpers.
+struct RedisSettings {
+    ngx_str_t address;  // as written; empty: sessions stay in shared memory
+    ngx_str_t host;     // numeric, resolved when the configuration loads
+    ngx_uint_t port;
+    ngx_str_t unix_path;         // "unix:/path" instead of host:port
+    ngx_int_t database;          // sso_redis_database
+    ngx_str_t password;          // sso_redis_password
+    ngx_str_t prefix;            // sso_redis_prefix
+    ngx_msec_t connect_timeout;  // sso_redis_connect_timeout
+    ngx_msec_t timeout;          // sso_redis_timeout: each operation
+    time_t session_cache;        // sso_session_cache
+    ngx_uint_t failure;          // sso_store_failure
+};
+enum StoreFailure : ngx_uint_t { store_failure_closed = 0, store_failure_cached = 1 };
 
 // Built in merge_srv_conf, owned by the configuration pool (its cleanup runs the destructor).
 struct ServerRuntime {
@@ -57,7 +74,7 @@ struct MainConf {
     ngx_shm_zone_t* zone;            // sessions, pending AuthnRequests, cached Basic checks
     ngx_shm_zone_t* replay_zone;     // assertion IDs already used
     ShmStore* shm;                   // the embedded store (lives in the cycle pool)
-    Store* store;                    // where sessions are kept: the embedded store for now
+    Store* store;                    // where sessions are kept: shm, or redis_store with sso_redis
     LdapDirectories* ldap;           // null until the first sso_ldap_directory
     ngx_str_t thread_pool_name;      // sso_ldap_thread_pool; "default" when unset
     ngx_thread_pool_t* thread_pool;  // where directory calls run (never on the event loop)
@@ -66,6 +83,8 @@ struct MainConf {
     CredentialKey* credential_key;
     ngx_path_t* metadata_cache_path;  // sso_idp_metadata_cache_path: copies of fetched metadata
     ngx_array_t* metadata_sources;    // of MetadataSource*: refreshed by every worker, shown by sso_status
+    RedisSettings redis;
+    RedisStore* redis_store;  // the store when sso_redis is set (lives in the cycle pool)
 };
 
 struct SrvConf {

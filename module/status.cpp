@@ -1,5 +1,5 @@
-// `sso_status`: what the shared-memory zones hold and where each server's IdP metadata came
-// from, as JSON (built with jansson), for monitoring and the benchmarks.
+// `sso_status`: which store holds the sessions, what the shared-memory zones hold and where each
+// server's IdP metadata came from, as JSON (built with jansson), for monitoring and the benchmarks.
 #include <jansson.h>
 
 #include <memory>
@@ -8,6 +8,7 @@
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
 #include "module/metadata_source.hpp"
+#include "module/redis_store.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
 #include "saml/saml_time.hpp"
@@ -61,9 +62,19 @@ json_t* metadata_json(const MetadataStatus& m) {
     return o;
 }
 
+// Which store holds the sessions and, for Redis, this worker's connection to it.
+json_t* store_json(const MainConf* mcf) {
+    const RedisStore* redis = mcf->redis_store;
+    if (!redis) return json_pack("{s:s}", "kind", "shm");
+    return json_pack("{s:s, s:o, s:o, s:o, s:I}", "kind", "redis", "address", text(redis->options().display), "state",
+                     text(redis->state()), "last_error", text(redis->last_error()), "cached_sessions",
+                     static_cast<json_int_t>(redis->cached_sessions()));
+}
+
 std::string status_json(const MainConf* mcf) {
     const ShmStore* store = mcf->shm;
     JsonPtr root(json_object());
+    json_object_set_new(root.get(), "store", store_json(mcf));
     json_object_set_new(
         root.get(), "zones",
         json_pack("{s:o, s:o}", "sessions",

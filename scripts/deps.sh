@@ -6,7 +6,7 @@ packages=(
   # build
   cmake g++ make pkg-config nginx nginx-dev
   liblasso3-dev libxmlsec1-dev libxml2-dev libssl-dev libglib2.0-dev
-  libgtest-dev libgmock-dev libldap-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libldap-dev libcurl4-openssl-dev libhiredis-dev
   # JSON (sso_status) and the signed identity token (sso_jwt_*): jansson and libjwt on it
   libjwt-dev libjansson-dev
   # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
@@ -14,6 +14,8 @@ packages=(
   python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver
   # a real directory for the LDAP tests: slapd, and ldapadd/ldapsearch to load and inspect it
   slapd ldap-utils
+  # the shared session store of several nodes: a real Redis for the tests
+  redis-server
   # benchmarks (bench/run.sh)
   wrk valgrind linux-perf
 )
