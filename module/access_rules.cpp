@@ -1,4 +1,5 @@
 // `sso_require` and `sso_require_match`: which signed-in users may pass a location.
+#include "module/counters.hpp"
 #include "module/access_rules.hpp"
 
 #include <string>
@@ -43,6 +44,7 @@ bool access_allowed(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     try {
         auto refusal = access_refusal(lcf->require->rules, lcf->require_match == require_all, view);
         if (!refusal) return true;
+        count(r, Counter::access_denied);
         decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_WARN,
                     "access denied for \"" + std::string(view.user) + "\" by sso_require: " + *refusal, "Access denied",
                     "You are signed in, but this page is not open to your account.");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "identity/attribute_map.hpp"
+#include "module/counters.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
@@ -22,7 +23,9 @@ void finish(ngx_http_request_t* r) noexcept {
     ngx_http_finalize_request(r, send_decision(r, request_ctx(r)));
 }
 
-void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason) noexcept {
+void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason,
+            Counter counter = Counter::refused_saml) noexcept {
+    count(r, counter);
     try {
         decide_page(r, ctx, status, NGX_LOG_WARN, "SAML response refused: " + std::string(reason), kRefusedTitle,
                     kRefusedMessage);
@@ -42,6 +45,7 @@ std::string_view last_segment(ngx_http_request_t* r) noexcept {
 void acs_signed_in(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     if (ctx->decision == NGX_HTTP_SEE_OTHER) {
+        count(r, Counter::login_saml);
         try {
             log_reason(r, NGX_LOG_INFO,
                        "signed in \"" + std::string(sv(ctx->user_for_log)) + "\" via SAML" +
@@ -57,7 +61,8 @@ void acs_assertion_recorded(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
     if (reply.status == StoreStatus::exists) {
-        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "assertion was already used (replay): " + std::string(sv(ctx->replay_key)));
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "assertion was already used (replay): " + std::string(sv(ctx->replay_key)),
+               Counter::refused_replay);
         finish(r);
         return;
     }
@@ -254,6 +259,7 @@ void logout_done(void* data, StoreReply reply) noexcept {
             "shortly.");
     } else {
         log_reason(r, NGX_LOG_INFO, "session ended by logout");
+        count(r, Counter::logout);
     }
     finish(r);
 }

@@ -1,3 +1,4 @@
+#include "module/counters.hpp"
 #include "module/flows.hpp"
 
 #include <algorithm>
@@ -24,6 +25,7 @@ void relay_store_reply(void* data, StoreReply reply) noexcept {
 
 void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::string_view what, StoreReply reply,
                               std::string_view message) noexcept {
+    count(r, Counter::store_unavailable);
     try {
         std::string reason(what);
         if (!reply.value.empty()) reason.append(": ").append(reply.value);

@@ -1,3 +1,4 @@
+#include "module/counters.hpp"
 #include "module/ldap_flow.hpp"
 
 #include <openssl/crypto.h>
@@ -82,6 +83,7 @@ bool identity_from_record(ngx_http_request_t* r, RequestCtx* ctx, std::string_vi
 }
 
 void refuse_basic(ngx_http_request_t* r, RequestCtx* ctx, const LdapDirectoryConf& d, std::string_view reason) {
+    count(r, Counter::refused_ldap);
     decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_WARN, reason, "Authentication required",
                 "The user name or password is not correct.");
     set_basic_challenge(r, ctx, d);
@@ -114,6 +116,7 @@ void basic_checked(ngx_http_request_t* r, LdapJob& job) noexcept {
                 if (d.cache_ttl > 0 && !job.cache_key.empty())
                     store->put(Table::credentials, job.cache_key, "+" + encoded, {now + d.cache_ttl, 0}, now, ignore,
                                nullptr);
+                count(r, Counter::login_ldap_basic);
                 log_reason(r, NGX_LOG_INFO,
                            "signed in \"" + job.user + "\" via LDAP Basic (directory " + d.name + ", " +
                                job.result.user->server_url + ")");
@@ -219,16 +222,19 @@ void decide_directory_failure(ngx_http_request_t* r, RequestCtx* ctx, const Ldap
         switch (job.result.failure) {
             case ldap::AuthFailure::invalid_credentials:
             case ldap::AuthFailure::ambiguous_user:
+                count(r, Counter::refused_ldap);
                 decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_WARN,
                             "LDAP sign-in refused for \"" + job.user + "\" (directory " + dir + "): " + why,
                             "Sign-in failed", "The user name or password is not correct.");
                 break;
             case ldap::AuthFailure::unavailable:
+                count(r, Counter::directory_down);
                 decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
                             "LDAP directory " + dir + " unavailable: " + why, "Directory unavailable",
                             "The user directory cannot be reached. Please try again shortly.");
                 break;
             case ldap::AuthFailure::timeout:
+                count(r, Counter::directory_down);
                 decide_page(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT, NGX_LOG_ERR,
                             "LDAP directory " + dir + " timed out: " + why, "Directory not answering",
                             "The user directory did not answer in time. Please try again shortly.");

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "module/counters.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
@@ -94,6 +95,7 @@ void form_signed_in(ngx_http_request_t* r) noexcept {
                 ngx_http_finalize_request(r, NGX_ERROR);
                 return;
             }
+            count(r, Counter::login_ldap_form);
             log_reason(r, NGX_LOG_INFO,
                        "signed in \"" + job.user + "\" via LDAP form (directory " + job.directory->name + ", " +
                            job.result.user->server_url + ")");
@@ -185,6 +187,7 @@ void form_posted(ngx_http_request_t* r) noexcept {
         // No directory call for an empty password: it would be an unauthenticated bind.
         if (user.status != FormFieldStatus::found || password.status != FormFieldStatus::found || user.value.empty() ||
             password.value.empty()) {
+            count(r, Counter::refused_ldap);
             log_reason(r, NGX_LOG_WARN,
                        "LDAP sign-in refused for \"" + user.value + "\": empty " +
                            (user.value.empty() ? "user name" : "password"));

@@ -11,6 +11,7 @@
 
 #include "module/access_rules.hpp"
 #include "module/conf_util.hpp"
+#include "module/counters.hpp"
 #include "module/handlers.hpp"
 #include "module/ldap_directive.hpp"
 #include "module/redis_directive.hpp"
@@ -143,6 +144,12 @@ char* set_auth_request(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
     return NGX_CONF_OK;
 }
 
+char* set_metrics(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return metrics_handler(r); };
+    return NGX_CONF_OK;
+}
+
 char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return status_handler(r); };
@@ -200,6 +207,7 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_endpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("sso_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_metrics"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_metrics, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_auth_request"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_auth_request, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
@@ -298,6 +306,11 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     }
     mcf->zone->init = ShmStore::init_zone;
     mcf->replay_zone->init = ShmStore::init_zone;
+    // The counters take a zone of their own: one slab page, the smallest zone nginx makes.
+    ngx_str_t counters_name = ngx_string("sso_counters");
+    mcf->counters_zone = ngx_shared_memory_add(cf, &counters_name, 8 * ngx_pagesize, &ngx_http_sso_module);
+    if (!mcf->counters_zone) return static_cast<char*>(NGX_CONF_ERROR);
+    mcf->counters_zone->init = init_counters_zone;
     mcf->shm = pool_new<ShmStore>(cf->pool, mcf->zone, mcf->replay_zone);
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);

@@ -73,6 +73,7 @@ struct LdapDirectories {
 struct MainConf {
     ngx_shm_zone_t* zone;            // sessions, pending AuthnRequests, cached Basic checks
     ngx_shm_zone_t* replay_zone;     // assertion IDs already used
+    ngx_shm_zone_t* counters_zone;   // sign-ins, refusals, logouts (module/counters.hpp)
     ShmStore* shm;                   // the embedded store (lives in the cycle pool)
     Store* store;                    // where sessions are kept: shm, or redis_store with sso_redis
     LdapDirectories* ldap;           // null until the first sso_ldap_directory

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "module/counters.hpp"
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
 #include "module/metadata_source.hpp"
@@ -75,6 +76,16 @@ std::string status_json(const MainConf* mcf) {
     const ShmStore* store = mcf->shm;
     JsonPtr root(json_object());
     json_object_set_new(root.get(), "store", store_json(mcf));
+    const CounterValues v = read_counters(mcf->counters_zone);
+    auto n = [&](Counter c) { return json_integer(static_cast<json_int_t>(v[c])); };
+    json_object_set_new(
+        root.get(), "counters",
+        json_pack("{s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:o}", "logins", "saml",
+                  n(Counter::login_saml), "ldap_form", n(Counter::login_ldap_form), "ldap_basic",
+                  n(Counter::login_ldap_basic), "failures", "saml_response", n(Counter::refused_saml), "replay",
+                  n(Counter::refused_replay), "ldap_credentials", n(Counter::refused_ldap), "directory_unavailable",
+                  n(Counter::directory_down), "store_unavailable", n(Counter::store_unavailable), "access_denied",
+                  n(Counter::access_denied), "logouts", n(Counter::logout)));
     json_object_set_new(
         root.get(), "zones",
         json_pack("{s:o, s:o}", "sessions",

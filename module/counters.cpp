@@ -1,0 +1,115 @@
+#include "module/counters.hpp"
+
+#include <string>
+
+#include "module/http_util.hpp"
+#include "module/shm_store.hpp"
+#include "module/sso_conf.hpp"
+
+namespace sso::ngx {
+namespace {
+
+constexpr unsigned kCount = static_cast<unsigned>(Counter::count_);
+
+struct Shared {
+    ngx_atomic_t values[kCount];
+};
+
+Shared* shared_of(ngx_shm_zone_t* zone) noexcept {
+    return zone ? static_cast<Shared*>(zone->data) : nullptr;
+}
+
+// One Prometheus metric family: its HELP and TYPE lines, then one sample per label value.
+struct Sample {
+    const char* labels;  // "" or `method="saml"`
+    Counter counter;
+};
+
+void family(std::string& out, const char* name, const char* help, std::initializer_list<Sample> samples,
+            const CounterValues& v) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" counter\n");
+    for (const Sample& s : samples) {
+        out.append(name);
+        if (*s.labels) out.append("{").append(s.labels).append("}");
+        out.append(" ").append(std::to_string(v[s.counter])).append("\n");
+    }
+}
+
+void gauge(std::string& out, const char* name, const char* help, ngx_uint_t value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" gauge\n");
+    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
+std::string prometheus_text(const MainConf* mcf) {
+    const CounterValues v = read_counters(mcf->counters_zone);
+    std::string out;
+    family(out, "sso_logins_total", "Sign-ins that created a session or passed a directory check, by method.",
+           {{"method=\"saml\"", Counter::login_saml},
+            {"method=\"ldap_form\"", Counter::login_ldap_form},
+            {"method=\"ldap_basic\"", Counter::login_ldap_basic}},
+           v);
+    family(out, "sso_login_failures_total", "Sign-ins refused or not completed, by reason.",
+           {{"reason=\"saml_response\"", Counter::refused_saml},
+            {"reason=\"replay\"", Counter::refused_replay},
+            {"reason=\"ldap_credentials\"", Counter::refused_ldap},
+            {"reason=\"directory_unavailable\"", Counter::directory_down},
+            {"reason=\"store_unavailable\"", Counter::store_unavailable}},
+           v);
+    family(out, "sso_access_denied_total", "Signed-in requests refused by sso_require.", {{"", Counter::access_denied}},
+           v);
+    family(out, "sso_logouts_total", "Sessions ended by the logout endpoint.", {{"", Counter::logout}}, v);
+    if (!mcf->redis_store) {  // with Redis the shared-memory tables hold nothing of interest
+        const ZoneStats sessions = mcf->shm->stats(Table::sessions);
+        const ZoneStats replay = mcf->shm->stats(Table::seen_assertions);
+        gauge(out, "sso_sessions", "Sessions in the shared-memory zone (live and not yet purged).",
+              sessions.entries[static_cast<int>(Table::sessions)]);
+        gauge(out, "sso_pending_requests", "AuthnRequests sent and not yet answered.",
+              sessions.entries[static_cast<int>(Table::pending_requests)]);
+        gauge(out, "sso_seen_assertions", "Assertion IDs held by the replay cache.",
+              replay.entries[static_cast<int>(Table::seen_assertions)]);
+    }
+    return out;
+}
+
+}  // namespace
+
+ngx_int_t init_counters_zone(ngx_shm_zone_t* zone, void* data) noexcept {
+    if (data) {  // reload: keep counting from where the previous configuration was
+        zone->data = data;
+        return NGX_OK;
+    }
+    auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
+    if (zone->shm.exists) {
+        zone->data = pool->data;
+        return NGX_OK;
+    }
+    auto* sh = static_cast<Shared*>(ngx_slab_calloc(pool, sizeof(Shared)));
+    if (!sh) return NGX_ERROR;
+    pool->data = sh;
+    zone->data = sh;
+    return NGX_OK;
+}
+
+void count(ngx_http_request_t* r, Counter c) noexcept {
+    if (Shared* sh = shared_of(main_conf(r)->counters_zone))
+        (void)ngx_atomic_fetch_add(&sh->values[static_cast<unsigned>(c)], 1);
+}
+
+CounterValues read_counters(ngx_shm_zone_t* zone) noexcept {
+    CounterValues out;
+    if (Shared* sh = shared_of(zone))
+        for (unsigned i = 0; i < kCount; ++i) out.v[i] = sh->values[i];
+    return out;
+}
+
+ngx_int_t metrics_handler(ngx_http_request_t* r) noexcept {
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    try {
+        return send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(main_conf(r)));
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+}  // namespace sso::ngx
