@@ -3,6 +3,7 @@
 #include "module/access_rules.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
+#include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
 #include "module/ldap_flow.hpp"
 #include "session/form.hpp"
@@ -66,6 +67,22 @@ void send_to_form(ngx_http_request_t* r, RequestCtx* ctx, std::string_view targe
     }
 }
 
+void send_to_chooser(ngx_http_request_t* r, RequestCtx* ctx, std::string_view target, const ngx_array_t* allowed) {
+    SrvConf* scf = srv_conf(r);
+    if (!scf->login_uri.len) {
+        decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
+                    "choosing among several IdPs needs a prefix location with sso_endpoint in this server",
+                    "Sign-in unavailable", "The sign-in page of this site is not configured.");
+        return;
+    }
+    std::string url = std::string(sv(scf->login_uri)) + "?return_to=" + url_encode(target);
+    if (allowed) {
+        const auto* names = static_cast<const ngx_str_t*>(allowed->elts);
+        for (ngx_uint_t i = 0; i < allowed->nelts; ++i) url += "&idp=" + url_encode(sv(names[i]));
+    }
+    decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, url);
+}
+
 void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     SrvConf* scf = srv_conf(r);
     LocConf* lcf = loc_conf(r);
@@ -106,7 +123,17 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         return;
     }
     try {
-        start_login(r, ctx, back, finish);
+        // One IdP for this location: straight to it. Several: the browser picks one.
+        const std::vector<IdpSummary>& all = scf->rt->sp->idps();
+        const ngx_array_t* allowed = lcf->idps;
+        if (allowed ? allowed->nelts == 1 : all.size() == 1) {
+            start_login(
+                r, ctx, back, finish,
+                allowed ? sv(*static_cast<const ngx_str_t*>(allowed->elts)) : std::string_view(all[0].entity_id));
+            return;
+        }
+        send_to_chooser(r, ctx, back, allowed);
+        finish(r);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);
@@ -115,6 +142,18 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
 
 void after_session(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
+    // A SAML session from an IdP this location does not accept is no session here.
+    const ngx_array_t* allowed = loc_conf(r)->idps;
+    if (ctx->decision == NGX_OK && ctx->authenticated && allowed && sv(ctx->identity.auth_method) == "saml" &&
+        !idp_allowed(allowed, sv(ctx->identity.idp))) {
+        try {
+            log_reason(
+                r, NGX_LOG_INFO,
+                "session from IdP \"" + std::string(sv(ctx->identity.idp)) + "\" is not accepted here (sso_idp)");
+        } catch (...) {
+        }
+        ctx->authenticated = 0;
+    }
     if (ctx->decision != NGX_OK || ctx->authenticated) {
         finish(r);
         return;

@@ -7,6 +7,7 @@
 #include "module/counters.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
+#include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
 #include "session/form.hpp"
 #include "session/return_target.hpp"
@@ -99,14 +100,24 @@ void acs_pending_taken(void* data, StoreReply reply) noexcept {
         finish(r);
         return;
     }
+    // relay '\n' IdP entityID '\n' return_to (flows.cpp, start_login)
     const std::string_view pending = reply.value;
     const std::size_t nl = pending.find('\n');
-    if (nl == std::string_view::npos || pending.substr(0, nl) != sv(ctx->relay_state)) {
+    const std::size_t nl2 = nl == std::string_view::npos ? nl : pending.find('\n', nl + 1);
+    if (nl2 == std::string_view::npos || pending.substr(0, nl) != sv(ctx->relay_state)) {
         refuse(r, ctx, NGX_HTTP_FORBIDDEN, "RelayState does not belong to the AuthnRequest named by InResponseTo");
         finish(r);
         return;
     }
-    ctx->return_to = pool_copy(r->pool, pending.substr(nl + 1));
+    const std::string_view asked = pending.substr(nl + 1, nl2 - nl - 1);
+    if (asked != sv(ctx->assertion_idp)) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+               "the answer comes from IdP \"" + std::string(sv(ctx->assertion_idp)) +
+                   "\" but the AuthnRequest went to \"" + std::string(asked) + "\"");
+        finish(r);
+        return;
+    }
+    ctx->return_to = pool_copy(r->pool, pending.substr(nl2 + 1));
     record_assertion(r, ctx);
 }
 
@@ -190,8 +201,9 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         ctx->relay_state = pool_copy(r->pool, relay.value);
         ctx->in_response_to = pool_copy(r->pool, assertion->in_response_to);
         ctx->replay_key = pool_copy(r->pool, assertion->idp + '\n' + assertion->assertion_id);
+        ctx->assertion_idp = pool_copy(r->pool, assertion->idp);
         ctx->replay_expires = assertion->not_on_or_after;
-        if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data) {
+        if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data || !ctx->assertion_idp.data) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
             finish(r);
             return;
@@ -243,8 +255,34 @@ ngx_int_t login(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         return send_page(r, NGX_HTTP_BAD_REQUEST, "Invalid return address",
                          "The address to return to after signing in is not on this site.");
     }
+    // ?idp=ENTITYID picks the IdP (links can name one); none, or several, show the chooser.
+    const ServiceProvider& sp = *srv_conf(r)->rt->sp;
+    std::optional<std::vector<std::string>> asked;
+    std::vector<IdpSummary> offered;
+    try {
+        asked = query_values(r, "idp");
+        if (!asked) {
+            log_reason(r, NGX_LOG_WARN, "login refused: malformed idp argument");
+            return send_page(r, NGX_HTTP_BAD_REQUEST, "Unknown sign-in service", "The sign-in link is malformed.");
+        }
+        for (const std::string& id : *asked) {
+            if (!sp.knows_idp(id)) {
+                log_reason(r, NGX_LOG_WARN, "login refused: no IdP \"" + id + "\" in the metadata");
+                return send_page(r, NGX_HTTP_BAD_REQUEST, "Unknown sign-in service",
+                                 "The identity provider named in the sign-in link is not known to this site.");
+            }
+        }
+        if (asked->size() != 1 && !(asked->empty() && sp.idps().size() == 1)) {
+            for (const IdpSummary& idp : sp.idps())
+                if (asked->empty() || std::find(asked->begin(), asked->end(), idp.entity_id) != asked->end())
+                    offered.push_back(idp);
+            return send_idp_chooser(r, *target, offered);
+        }
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     ++r->main->count;
-    start_login(r, ctx, *target, finish);
+    start_login(r, ctx, *target, finish, asked->empty() ? std::string_view() : std::string_view(asked->front()));
     return NGX_DONE;
 }
 

@@ -108,7 +108,8 @@ void load_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) noexcep
     });
 }
 
-void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done) noexcept {
+void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done,
+                 std::string_view idp) noexcept {
     SrvConf* scf = srv_conf(r);
     try {
         auto relay = new_random_token(16);
@@ -118,7 +119,7 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
             done(r);
             return;
         }
-        auto request = scf->rt->sp->build_authn_request(*relay);
+        auto request = scf->rt->sp->build_authn_request(*relay, idp);
         if (!request) {
             decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, request.error().reason, "Internal error",
                         "The sign-in could not be started.");
@@ -127,7 +128,8 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
         }
         decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, request->redirect_url);
         // What the ACS needs to finish this login, keyed by the AuthnRequest ID.
-        const std::string pending = *relay + '\n' + std::string(return_to);
+        // The IdP is kept too: only it may answer this request.
+        const std::string pending = *relay + '\n' + request->idp + '\n' + std::string(return_to);
         ctx->next = done;
         const std::int64_t now = ngx_time();
         const Lifetime life{now + scf->login_timeout, 0};

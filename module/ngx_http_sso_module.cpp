@@ -128,10 +128,13 @@ char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
 #endif
     auto* scf = static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_sso_module));
     try {
-        std::string uri = str(clcf->name);
-        if (!clcf->exact_match) uri += uri.ends_with('/') ? "ldap" : "/ldap";
-        scf->ldap_form_uri = pool_copy(cf->pool, uri);
-        if (!scf->ldap_form_uri.data) return static_cast<char*>(NGX_CONF_ERROR);
+        const std::string base = str(clcf->name);
+        auto action = [&](const char* name) {
+            return clcf->exact_match ? base : base + (base.ends_with('/') ? "" : "/") + name;
+        };
+        scf->ldap_form_uri = pool_copy(cf->pool, action("ldap"));
+        scf->login_uri = pool_copy(cf->pool, action("login"));
+        if (!scf->ldap_form_uri.data || !scf->login_uri.data) return static_cast<char*>(NGX_CONF_ERROR);
     } catch (...) {
         return static_cast<char*>(NGX_CONF_ERROR);
     }
@@ -141,6 +144,21 @@ char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
 char* set_auth_request(ngx_conf_t* cf, ngx_command_t*, void*) noexcept {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = [](ngx_http_request_t* r) -> ngx_int_t { return auth_request_handler(r); };
+    return NGX_CONF_OK;
+}
+
+// sso_idp ENTITYID...: the IdPs a location accepts (checked against the metadata at merge).
+char* set_idp(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->idps != NGX_CONF_UNSET_PTR) return const_cast<char*>("is duplicate");
+    lcf->idps = ngx_array_create(cf->pool, cf->args->nelts - 1, sizeof(ngx_str_t));
+    if (!lcf->idps) return static_cast<char*>(NGX_CONF_ERROR);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+        auto* slot = static_cast<ngx_str_t*>(ngx_array_push(lcf->idps));
+        if (!slot) return static_cast<char*>(NGX_CONF_ERROR);
+        *slot = value[i];
+    }
     return NGX_CONF_OK;
 }
 
@@ -199,6 +217,7 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
     {ngx_string("sso_ldap"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(ldap_name)},
     {ngx_string("sso_require"), kLoc | NGX_CONF_1MORE, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_idp"), kLoc | NGX_CONF_1MORE, set_idp, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_require_match"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, require_match), kRequireMatch},
     {ngx_string("sso_ldap_basic"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(ldap_basic)},
@@ -632,6 +651,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     c->ldap_basic = NGX_CONF_UNSET;
     c->require = static_cast<AccessRules*>(NGX_CONF_UNSET_PTR);
     c->require_match = NGX_CONF_UNSET_UINT;
+    c->idps = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
     init_jwt_conf(&c->jwt);
     return c;
 }
@@ -649,6 +669,15 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_value(c->ldap_basic, prev->ldap_basic, 1);
     ngx_conf_merge_ptr_value(c->require, prev->require, nullptr);
     ngx_conf_merge_uint_value(c->require_match, prev->require_match, require_all);
+    ngx_conf_merge_ptr_value(c->idps, prev->idps, nullptr);
+    if (c->idps) {
+        auto* scf = static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_sso_module));
+        if (!scf->rt || !scf->rt->sp) return conf_error(cf, "\"sso_idp\" needs IdP metadata in this server");
+        const auto* names = static_cast<const ngx_str_t*>(c->idps->elts);
+        for (ngx_uint_t i = 0; i < c->idps->nelts; ++i)
+            if (!scf->rt->sp->knows_idp(sv(names[i])))
+                return conf_error(cf, "\"sso_idp\": no IdP \"" + str(names[i]) + "\" in this server's metadata");
+    }
     c->ldap = nullptr;
     if (sv(c->ldap_name) != "off") {
         auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));

@@ -49,6 +49,7 @@ struct RequestCtx {
     std::int64_t replay_expires;
     ngx_str_t relay_state;
     ngx_str_t in_response_to;
+    ngx_str_t assertion_idp;  // the IdP that issued the assertion (its entityID)
     ngx_str_t user_for_log;
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)

@@ -118,6 +118,7 @@ struct SrvConf {
     ngx_str_t conf_file;
     ngx_uint_t conf_line;
     ngx_str_t ldap_form_uri;  // the sign-in form of this server's sso_endpoint ("/sso/ldap")
+    ngx_str_t login_uri;      // and its SAML login, where the IdP chooser is ("/sso/login")
     // encrypted assertions
     ngx_str_t encryption_key_file;   // empty: sso_sp_key decrypts
     ngx_str_t encryption_cert_file;  // empty: sso_sp_certificate is published for encryption
@@ -146,6 +147,7 @@ struct LocConf {
     ngx_flag_t ldap_basic;          // sso_ldap_basic: HTTP Basic against the directory
     AccessRules* require;           // sso_require lines; null: any signed-in user
     ngx_uint_t require_match;       // sso_require_match all|any
+    ngx_array_t* idps;              // sso_idp: entityIDs (ngx_str_t) accepted here; null: every IdP
     JwtLocConf jwt;                 // sso_jwt_*: the signed identity token
 };
 

@@ -12,6 +12,7 @@
 #include "saml/assertion_decryptor.hpp"
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
+#include "saml/idp_entities.hpp"
 #include "saml/lasso_log.hpp"
 #include "saml/metadata_keys.hpp"
 #include "saml/redirect_signer.hpp"
@@ -84,30 +85,6 @@ Result<std::string> check_key_pair(const std::string& key_pem, const std::string
     return base64_encode(der);
 }
 
-// The IdP metadata must be one EntityDescriptor with an IDPSSODescriptor; returns its entityID.
-Result<std::string> idp_entity_id_of(const std::string& xml) {
-    if (xml.find("<!DOCTYPE") != std::string::npos)
-        return fail(SamlError::config, "IdP metadata must not have a DOCTYPE", "idp_metadata");
-    XmlDocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "idp-metadata.xml", nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc) return fail(SamlError::config, "IdP metadata is not well-formed XML", "idp_metadata");
-    const xmlNode* root = xmlDocGetRootElement(doc.get());
-    constexpr const char* md = "urn:oasis:names:tc:SAML:2.0:metadata";
-    auto is = [md](const xmlNode* n, const char* name) {
-        return n->type == XML_ELEMENT_NODE && n->ns &&
-               std::strcmp(reinterpret_cast<const char*>(n->ns->href), md) == 0 &&
-               std::strcmp(reinterpret_cast<const char*>(n->name), name) == 0;
-    };
-    if (!root || !is(root, "EntityDescriptor"))
-        return fail(SamlError::config, "IdP metadata root is not a SAML 2.0 md:EntityDescriptor", "idp_metadata");
-    bool idp = false;
-    for (const xmlNode* c = root->children; c; c = c->next) idp = idp || is(c, "IDPSSODescriptor");
-    if (!idp) return fail(SamlError::config, "IdP metadata has no IDPSSODescriptor", "idp_metadata");
-    XmlCharPtr id(xmlGetNoNsProp(root, reinterpret_cast<const xmlChar*>("entityID")));
-    if (!id || !*id) return fail(SamlError::config, "IdP metadata has no entityID", "idp_metadata");
-    return std::string(reinterpret_cast<const char*>(id.get()));
-}
-
 // Text of a node as the signature covered it: every text descendant, in order.
 std::string node_text(LassoNode* node) {
     xmlNode* xml = lasso_node_get_xmlNode(node, FALSE);
@@ -165,12 +142,18 @@ std::string lasso_reason(int rc) {
 
 }  // namespace
 
-ServiceProvider::ServiceProvider(SpSettings settings, std::string metadata, std::string idp_entity_id,
+ServiceProvider::ServiceProvider(SpSettings settings, std::string metadata, std::vector<IdpSummary> idps,
                                  std::unique_ptr<Lasso> lasso)
     : settings_(std::move(settings)),
       metadata_xml_(std::move(metadata)),
-      idp_entity_id_(std::move(idp_entity_id)),
+      idps_(std::move(idps)),
       lasso_(std::move(lasso)) {}
+
+bool ServiceProvider::knows_idp(std::string_view entity_id) const noexcept {
+    for (const IdpSummary& idp : idps_)
+        if (idp.entity_id == entity_id) return true;
+    return false;
+}
 
 ServiceProvider::~ServiceProvider() = default;
 
@@ -199,8 +182,8 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     if (!lasso_ready()) return fail(SamlError::internal, "lasso_init() failed");
     auto metadata = sp_metadata(s);
     if (!metadata) return metadata.error();
-    auto idp = idp_entity_id_of(s.idp_metadata_xml);
-    if (!idp) return idp.error();
+    auto entities = idp_entities_of(s.idp_metadata_xml);
+    if (!entities) return entities.error();
 
     auto lasso = std::make_unique<Lasso>();
     if (s.sign_requests) {
@@ -227,33 +210,42 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
         return fail(SamlError::config, "Lasso could not load the encryption key", separate ? "encryption_key" : "key");
     // Lasso defaults to RSA-SHA1.
     lasso->server->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
-    auto idp_metadata = metadata_with_bare_signing_keys(s.idp_metadata_xml);
-    if (!idp_metadata) return idp_metadata.error();
-    const int rc = lasso_server_add_provider_from_buffer(lasso->server.get(), LASSO_PROVIDER_ROLE_IDP,
-                                                         idp_metadata->c_str(), nullptr, nullptr);
-    if (rc != 0)
-        return fail(SamlError::config, std::string("Lasso could not load the IdP metadata: ") + lasso_strerror(rc),
-                    "idp_metadata");
+    std::vector<IdpSummary> idps;
+    for (IdpEntity& entity : entities.value()) {
+        auto idp_metadata = metadata_with_bare_signing_keys(entity.xml);
+        if (!idp_metadata) return idp_metadata.error();
+        const int rc = lasso_server_add_provider_from_buffer(lasso->server.get(), LASSO_PROVIDER_ROLE_IDP,
+                                                             idp_metadata->c_str(), nullptr, nullptr);
+        if (rc != 0)
+            return fail(SamlError::config,
+                        "Lasso could not load the metadata of \"" + entity.entity_id + "\": " + lasso_strerror(rc),
+                        "idp_metadata");
+        idps.push_back({std::move(entity.entity_id), std::move(entity.display_name)});
+    }
 
     std::unique_ptr<ServiceProvider> sp(
-        new ServiceProvider(s, std::move(metadata.value()), idp.value(), std::move(lasso)));
-    // Build one request now, so a metadata without a usable SSO endpoint fails at nginx -t.
-    auto probe = sp->build_authn_request("config-check");
-    if (!probe)
-        return fail(SamlError::config, "cannot build an AuthnRequest for this IdP: " + probe.error().reason,
-                    "idp_metadata");
+        new ServiceProvider(s, std::move(metadata.value()), std::move(idps), std::move(lasso)));
+    // Build one request to each IdP now, so metadata without a usable SSO endpoint fails at nginx -t.
+    for (const IdpSummary& idp : sp->idps()) {
+        auto probe = sp->build_authn_request("config-check", idp.entity_id);
+        if (!probe)
+            return fail(SamlError::config,
+                        "cannot build an AuthnRequest for \"" + idp.entity_id + "\": " + probe.error().reason,
+                        "idp_metadata");
+    }
     return sp;
 }
 
-Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_view relay_state) {
+Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_view relay_state, std::string_view idp) {
+    const std::string idp_id(idp.empty() ? std::string_view(idp_entity_id()) : idp);
+    if (!knows_idp(idp_id)) return fail(SamlError::bad_request, "no IdP \"" + idp_id + "\" in the metadata");
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
     if (!login) return fail(SamlError::internal, "lasso_login_new failed");
     LassoProfile* profile = LASSO_PROFILE(login.get());
     // Lasso builds the unsigned message; the signature is ours (see redirect_signer.hpp). The
     // hint must be set before init, where Lasso would otherwise load a signing key.
     lasso_profile_set_signature_hint(profile, LASSO_PROFILE_SIGNATURE_HINT_FORBID);
-    int rc = lasso_login_init_authn_request(login.get(), const_cast<char*>(idp_entity_id_.c_str()),
-                                            LASSO_HTTP_METHOD_REDIRECT);
+    int rc = lasso_login_init_authn_request(login.get(), const_cast<char*>(idp_id.c_str()), LASSO_HTTP_METHOD_REDIRECT);
     if (rc != 0) return fail(SamlError::internal, std::string("lasso_login_init_authn_request: ") + lasso_strerror(rc));
     auto* request = LASSO_SAMLP2_AUTHN_REQUEST(profile->request);
     // Lasso draws IDs from GLib's g_random_int, seeded once in nginx's master before the
@@ -279,7 +271,7 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
         if (!signed_url) return signed_url.error();
         url = std::move(*signed_url);
     }
-    return AuthnRequestMessage{std::move(url), str(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID)};
+    return AuthnRequestMessage{std::move(url), str(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID), idp_id};
 }
 
 Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view saml_response, std::int64_t now) {
@@ -325,8 +317,10 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return invalid("IdP returned a non-success status");
     if (status_response->Destination && str(status_response->Destination) != settings_.acs_url)
         return invalid("Response Destination " + str(status_response->Destination) + " is not our ACS URL");
-    if (status_response->Issuer && str(status_response->Issuer->content) != idp_entity_id_)
-        return invalid("Response Issuer " + str(status_response->Issuer->content) + " is not the configured IdP");
+    // Lasso verified the signatures with the key of the IdP the Issuer names; the Issuers must
+    // agree and name an IdP of the metadata.
+    if (status_response->Issuer && !knows_idp(str(status_response->Issuer->content)))
+        return invalid("Response Issuer " + str(status_response->Issuer->content) + " is not an IdP of the metadata");
     // Empty for an unsolicited (IdP-initiated) Response; the caller then has no pending request
     // to take and relies on the replay cache alone.
     const std::string in_response_to = str(status_response->InResponseTo);
@@ -340,10 +334,13 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     auto* assertion = LASSO_SAML2_ASSERTION(response->Assertion->data);
     if (checked->encrypted() && str(assertion->ID) != decrypted_id)
         return invalid("Lasso read another assertion than the one decrypted and checked");
-    if (!assertion->Issuer || str(assertion->Issuer->content) != idp_entity_id_)
-        return invalid("Assertion Issuer " +
-                       (assertion->Issuer ? str(assertion->Issuer->content) : std::string("(none)")) +
-                       " is not the configured IdP");
+    const std::string issuer = assertion->Issuer ? str(assertion->Issuer->content) : std::string();
+    if (!knows_idp(issuer))
+        return invalid("Assertion Issuer " + (issuer.empty() ? std::string("(none)") : issuer) +
+                       " is not an IdP of the metadata");
+    if (status_response->Issuer && str(status_response->Issuer->content) != issuer)
+        return invalid("Assertion Issuer " + issuer + " differs from the Response Issuer " +
+                       str(status_response->Issuer->content));
     if (!assertion->ID || !*assertion->ID) return invalid("assertion has no ID");
 
     const std::int64_t skew = settings_.clock_skew;
@@ -376,7 +373,7 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     if (!assertion->AuthnStatement) return invalid("assertion has no AuthnStatement");
 
     ValidatedAssertion out;
-    out.idp = idp_entity_id_;
+    out.idp = issuer;
     out.name_id = node_text(LASSO_NODE(subject->NameID));
     out.name_id_format = str(subject->NameID->Format);
     out.in_response_to = in_response_to;

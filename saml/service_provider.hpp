@@ -22,7 +22,7 @@ struct SpSettings {
     // Decrypts EncryptedAssertions; both empty: the SP key and certificate do.
     std::string encryption_key_pem;
     std::string encryption_cert_pem;
-    std::string idp_metadata_xml;  // IdP metadata (contents); the IdP must be its only entity
+    std::string idp_metadata_xml;  // IdP metadata (contents): one IdP, or an aggregate of several
     std::int64_t clock_skew = 60;  // seconds of tolerance on every time condition
     bool sign_requests = true;
     bool allow_sha1 = false;
@@ -39,9 +39,16 @@ struct SamlAttribute {
     std::vector<std::string> values;
 };
 
+// One IdP this SP trusts, as its metadata names it.
+struct IdpSummary {
+    std::string entity_id;
+    std::string display_name;
+};
+
 struct AuthnRequestMessage {
     std::string redirect_url;  // the IdP's SSO URL with SAMLRequest, RelayState, SigAlg, Signature
     std::string request_id;    // the ID the Response must name in InResponseTo
+    std::string idp;           // the entityID of the IdP it goes to
 };
 
 // What a Response proved, after every check passed.
@@ -68,22 +75,27 @@ public:
     ServiceProvider& operator=(const ServiceProvider&) = delete;
 
     const std::string& entity_id() const noexcept { return settings_.entity_id; }
-    const std::string& idp_entity_id() const noexcept { return idp_entity_id_; }
+    // The IdPs of the metadata, in document order; never empty.
+    const std::vector<IdpSummary>& idps() const noexcept { return idps_; }
+    const std::string& idp_entity_id() const noexcept { return idps_.front().entity_id; }  // the first
+    bool knows_idp(std::string_view entity_id) const noexcept;
     const std::string& metadata_xml() const noexcept { return metadata_xml_; }
     std::int64_t clock_skew() const noexcept { return settings_.clock_skew; }
 
-    Result<AuthnRequestMessage> build_authn_request(std::string_view relay_state);
+    // To `idp` (an entityID of idps()), or to the first IdP when it is empty.
+    Result<AuthnRequestMessage> build_authn_request(std::string_view relay_state, std::string_view idp = {});
 
     // saml_response is the base64 SAMLResponse form field as posted to the ACS.
     Result<ValidatedAssertion> consume_response(std::string_view saml_response, std::int64_t now);
 
 private:
     struct Lasso;
-    ServiceProvider(SpSettings settings, std::string metadata, std::string idp_entity_id, std::unique_ptr<Lasso> lasso);
+    ServiceProvider(SpSettings settings, std::string metadata, std::vector<IdpSummary> idps,
+                    std::unique_ptr<Lasso> lasso);
 
     SpSettings settings_;
     std::string metadata_xml_;
-    std::string idp_entity_id_;
+    std::vector<IdpSummary> idps_;
     std::unique_ptr<Lasso> lasso_;
 };
 
