@@ -45,6 +45,7 @@ public:
     MetadataSource& operator=(const MetadataSource&) = delete;
 
     const MetadataStatus& status() const noexcept { return status_; }
+    const ServerRuntime* runtime() const noexcept { return rt_; }
     bool is_url() const noexcept { return status_.origin == "url"; }
 
     // In each worker (init_process): arms the refresh timer of a URL source.

@@ -43,9 +43,15 @@ json_t* zone_json(const ZoneStats& z, std::initializer_list<std::pair<const char
                      "used_bytes", static_cast<json_int_t>(z.used_bytes), "entries", entries);
 }
 
-json_t* metadata_json(const MetadataStatus& m) {
+json_t* metadata_json(const MetadataSource& source) {
+    const MetadataStatus& m = source.status();
     json_t* o = json_object();
     json_object_set_new(o, "entity_id", text(m.entity_id));
+    // Every IdP in use (an aggregate has several; none while expired metadata keeps SAML off).
+    json_t* idps = json_array();
+    if (const ServiceProvider* sp = source.runtime()->sp.get())
+        for (const IdpSummary& idp : sp->idps()) json_array_append_new(idps, text(idp.entity_id));
+    json_object_set_new(o, "idps", idps);
     json_object_set_new(o, "origin", text(m.origin));
     json_object_set_new(o, "location", text(m.location));
     json_object_set_new(o, "loaded_from", text(m.loaded_from));
@@ -99,7 +105,7 @@ std::string status_json(const MainConf* mcf) {
     if (mcf->metadata_sources) {
         auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
         for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i)
-            json_array_append_new(sources, metadata_json(list[i]->status()));
+            json_array_append_new(sources, metadata_json(*list[i]));
     }
     json_object_set_new(root.get(), "idp_metadata", sources);
     std::unique_ptr<char, decltype(&free)> dumped(json_dumps(root.get(), JSON_COMPACT), &free);

@@ -166,6 +166,7 @@ class UrlMetadataTest(UrlTestCase):
         self.assertEqual(st["origin"], "url")
         self.assertEqual(st["location"], s.md_url)
         self.assertEqual(st["entity_id"], s.idp_entity_id)
+        self.assertEqual(st["idps"], [s.idp_entity_id])
         self.assertIn(st["loaded_from"], ("url",))
         self.assertIn(st["last_fetch_result"], ("ok", "unchanged"))
         self.assertIsNotNone(st["last_success"])
