@@ -128,7 +128,10 @@ class UrlStack(Stack):
         return self.status()["cache_file"]
 
     def login_works(self, **knobs):
-        answer = self.idp_response(self.start_login("/app/"), "alice", **knobs)
+        start = self.get("/app/", headers=BROWSER)
+        if start.status != 302:
+            return False
+        answer = self.idp_response(start.header("Location"), "alice", **knobs)
         r = self.post_acs(answer["SAMLResponse"], answer["RelayState"])
         return r.status == 303 and session_cookie(r) is not None
 
