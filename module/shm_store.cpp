@@ -122,13 +122,17 @@ public:
     // of the same table (they sit in the same slab size class, so each one evicted frees a slot
     // this write can use; and a flood of pending requests only ever pushes out other pending
     // requests), and only when that table is empty the cached credential checks (cheapest to
-    // lose: the next request binds again), then the other evictable table. Cached credentials
+    // lose: the next request binds again), then the other evictable table (for the SLO index:
+    // pending requests; evicting an index entry only loses IdP-initiated logout of that
+    // session, which then ends at its own expiry). Cached credentials
     // only ever push out cached credentials. Seen assertions are never evicted, only expired.
     Node* allocate(std::size_t size, std::int64_t now, Table table) noexcept {
         expire(now, 2);
         if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
         expire(now, 64);
-        const Table other = table == Table::sessions ? Table::pending_requests : Table::sessions;
+        // An SLO index entry never pushes out a session: without its session it is useless.
+        const Table other =
+            table == Table::sessions || table == Table::slo_index ? Table::pending_requests : Table::sessions;
         for (int attempt = 0; attempt < 256; ++attempt) {
             if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
             if (table == Table::seen_assertions) return nullptr;

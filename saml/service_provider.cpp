@@ -12,6 +12,7 @@
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
 #include "saml/lasso_log.hpp"
+#include "saml/logout.hpp"
 #include "saml/metadata_keys.hpp"
 #include "saml/redirect_signer.hpp"
 #include "saml/response_guard.hpp"
@@ -175,7 +176,9 @@ Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
     if (s.acs_url.empty()) return fail(SamlError::config, "the Assertion Consumer Service URL is not set", "acs_url");
     auto cert_b64 = check_key_pair(s.key_pem, s.cert_pem);
     if (!cert_b64) return cert_b64.error();
-    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed});
+    const std::string slo_url = slo_url_for(s.acs_url);
+    return build_sp_metadata(
+        {s.entity_id, s.acs_url, slo_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed});
 }
 
 Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
@@ -206,8 +209,11 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
         return fail(SamlError::config, std::string("Lasso could not load the IdP metadata: ") + lasso_strerror(rc),
                     "idp_metadata");
 
+    auto logout = LogoutService::create(lasso->server.get(), s, idp.value());
+    if (!logout) return logout.error();
     std::unique_ptr<ServiceProvider> sp(
         new ServiceProvider(s, std::move(metadata.value()), idp.value(), std::move(lasso)));
+    sp->logout_ = std::move(*logout);
     // Build one request now, so a metadata without a usable SSO endpoint fails at nginx -t.
     auto probe = sp->build_authn_request("config-check");
     if (!probe)

@@ -14,6 +14,8 @@
 
 namespace sso {
 
+class LogoutService;
+
 struct SpSettings {
     std::string entity_id;         // the Issuer the IdP knows us by
     std::string acs_url;           // the Return URL (Assertion Consumer Service, HTTP-POST)
@@ -72,6 +74,9 @@ public:
     // saml_response is the base64 SAMLResponse form field as posted to the ACS.
     Result<ValidatedAssertion> consume_response(std::string_view saml_response, std::int64_t now);
 
+    // Single Logout with this SP's IdP (saml/logout.hpp).
+    LogoutService& logout() noexcept { return *logout_; }
+
 private:
     struct Lasso;
     ServiceProvider(SpSettings settings, std::string metadata, std::string idp_entity_id, std::unique_ptr<Lasso> lasso);
@@ -80,6 +85,7 @@ private:
     std::string metadata_xml_;
     std::string idp_entity_id_;
     std::unique_ptr<Lasso> lasso_;
+    std::unique_ptr<LogoutService> logout_;
 };
 
 }  // namespace sso
