@@ -69,6 +69,26 @@ std::string signature_reason(int rc) {
     }
 }
 
+bool named(const xmlNode* n, const char* ns, const char* name) {
+    return n->type == XML_ELEMENT_NODE && n->ns && xmlStrEqual(n->ns->href, reinterpret_cast<const xmlChar*>(ns)) &&
+           xmlStrEqual(n->name, reinterpret_cast<const xmlChar*>(name));
+}
+
+// Lasso appends the enveloped signature as the last child; the SAML schema wants it right
+// after the Issuer (and Lasso's own parser, among others, insists). The enveloped-signature
+// transform leaves it out of the digest, so moving it keeps it valid.
+void move_signature_after_issuer(xmlNode* root) {
+    xmlNode* issuer = nullptr;
+    xmlNode* signature = nullptr;
+    for (xmlNode* c = root->children; c; c = c->next) {
+        if (!issuer && named(c, "urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")) issuer = c;
+        if (named(c, "http://www.w3.org/2000/09/xmldsig#", "Signature")) signature = c;
+    }
+    if (!issuer || !signature) return;
+    xmlUnlinkNode(signature);
+    xmlAddNextSibling(issuer, signature);
+}
+
 }  // namespace
 
 std::string slo_url_for(std::string_view acs_url) {
@@ -157,6 +177,7 @@ Result<OutgoingLogout> LogoutService::send(void* node_ptr, const char* field, co
     xmlDocSetRootElement(doc.get(), root);
     if (!lasso_key_saml2_xml_sign(post_key_, out.id.c_str(), root))
         return fail(SamlError::internal, "cannot sign the logout message");
+    move_signature_after_issuer(root);
     xmlChar* buf = nullptr;
     int size = 0;
     xmlDocDumpMemoryEnc(doc.get(), &buf, &size, "UTF-8");
