@@ -50,8 +50,8 @@ struct RequestCtx {
     ngx_str_t relay_state;
     ngx_str_t in_response_to;
     ngx_str_t user_for_log;
-    ngx_str_t slo_key;    // the session's SLO index key (module/slo.cpp)
-    ngx_str_t html_body;  // a whole HTML page to answer with (the HTTP-POST binding's form)
+    ngx_str_t slo_key;         // the session's SLO index key (module/slo.cpp)
+    ngx_str_t html_body;       // a whole HTML page to answer with (the HTTP-POST binding's form)
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)

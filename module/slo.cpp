@@ -11,6 +11,7 @@
 #include "module/slo.hpp"
 #include "saml/logout.hpp"
 #include "saml/service_provider.hpp"
+#include "session/cookie.hpp"
 #include "session/form.hpp"
 #include "session/session_id.hpp"
 
@@ -40,14 +41,15 @@ std::string carrier_page(const OutgoingLogout& m) {
                html_escape(m.field) + "\" value=\"" + html_escape(m.value) + "\">\n";
         if (!m.relay_state.empty())
             body += "<input type=\"hidden\" name=\"RelayState\" value=\"" + html_escape(m.relay_state) + "\">\n";
-        body += "<button type=\"submit\">Continue</button>\n</form>\n"
-                "<script>document.forms[0].submit();</script>\n";
+        body +=
+            "<button type=\"submit\">Continue</button>\n</form>\n"
+            "<script>document.forms[0].submit();</script>\n";
     } else {
         body = "<meta http-equiv=\"refresh\" content=\"0;url=" + html_escape(m.url) + "\">\n<p><a href=\"" +
                html_escape(m.url) + "\">Continue</a></p>\n";
     }
-    return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Signing out</title></head>\n<body>\n" +
-           body + "</body></html>\n";
+    return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Signing out</title></head>\n<body>\n" + body +
+           "</body></html>\n";
 }
 
 // How the browser carries `m`: a 302 (HTTP-Redirect) or the form page with `status`.
@@ -99,9 +101,9 @@ void sp_logout_pending_recorded(void* data, StoreReply reply) noexcept {
                    "session ended by logout; cannot record the pending LogoutRequest (store full or "
                    "unavailable): the IdP is not told");
     } else {
-        log_reason(r, NGX_LOG_INFO,
-                   "session ended by logout; LogoutRequest " + std::string(sv(ctx->in_response_to)) +
-                       " sent to the IdP");
+        log_reason(
+            r, NGX_LOG_INFO,
+            "session ended by logout; LogoutRequest " + std::string(sv(ctx->in_response_to)) + " sent to the IdP");
     }
     finish(r);
 }
@@ -111,9 +113,9 @@ void sp_logout_index_removed(void* data, StoreReply) noexcept {
     RequestCtx* ctx = request_ctx(r);
     const std::int64_t now = ngx_time();
     try {
-        main_conf(r)->store->put(Table::pending_requests, std::string(kPendingPrefix) + std::string(sv(ctx->in_response_to)),
-                                 sv(ctx->return_to), {now + srv_conf(r)->login_timeout, 0}, now,
-                                 sp_logout_pending_recorded, r);
+        main_conf(r)->store->put(Table::pending_requests,
+                                 std::string(kPendingPrefix) + std::string(sv(ctx->in_response_to)), sv(ctx->return_to),
+                                 {now + srv_conf(r)->login_timeout, 0}, now, sp_logout_pending_recorded, r);
     } catch (...) {
         sp_logout_pending_recorded(r, {StoreStatus::unavailable, {}});
     }
@@ -142,8 +144,8 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
             !session->name_id.empty() && scf->rt->sp) {
             try {
                 auto& slo = scf->rt->sp->logout();
-                auto message = slo.build_request(
-                    {session->name_id, session->name_id_format, session->session_index}, ngx_time());
+                auto message =
+                    slo.build_request({session->name_id, session->name_id_format, session->session_index}, ngx_time());
                 if (!message) {
                     log_reason(r, NGX_LOG_ERR, "cannot build the LogoutRequest: " + message.error().reason);
                 } else {
@@ -152,7 +154,8 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
                                                                     session->name_id, session->session_index));
                     const ngx_int_t status =
                         message->binding == SloBinding::redirect ? NGX_HTTP_MOVED_TEMPORARILY : NGX_HTTP_OK;
-                    ctx->slo = ctx->in_response_to.data && ctx->slo_key.data && decide_outgoing(r, ctx, *message, status);
+                    ctx->slo =
+                        ctx->in_response_to.data && ctx->slo_key.data && decide_outgoing(r, ctx, *message, status);
                 }
             } catch (...) {
                 ctx->slo = 0;
@@ -168,9 +171,9 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
 // still carries a Responder/UnknownPrincipal LogoutResponse, so the IdP's logout chain goes on.
 void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
     try {
-        auto response = slo_of(r).build_response(sv(ctx->in_response_to), found ? kSuccess : kResponder,
-                                                  found ? std::string_view() : kUnknownPrincipal,
-                                                  sv(ctx->relay_state), ngx_time());
+        auto response =
+            slo_of(r).build_response(sv(ctx->in_response_to), found ? kSuccess : kResponder,
+                                     found ? std::string_view() : kUnknownPrincipal, sv(ctx->relay_state), ngx_time());
         if (!response) {
             decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
                         "cannot build the LogoutResponse: " + response.error().reason, "Internal error",
@@ -178,17 +181,21 @@ void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
             finish(r);
             return;
         }
-        const ngx_int_t status = !found ? NGX_HTTP_NOT_FOUND
+        const ngx_int_t status = !found                                      ? NGX_HTTP_NOT_FOUND
                                  : response->binding == SloBinding::redirect ? NGX_HTTP_MOVED_TEMPORARILY
                                                                              : NGX_HTTP_OK;
         if (!decide_outgoing(r, ctx, *response, status)) ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        // The browser the IdP sends here is usually the user's: its cookie goes too.
+        if (found) ctx->set_cookie = pool_copy(r->pool, build_clear_cookie(srv_conf(r)->rt->cookie));
         const std::string who = "NameID \"" + std::string(sv(ctx->user_for_log)) + "\"";
         if (found)
-            log_reason(r, NGX_LOG_INFO, "session of " + who + " ended by the IdP's LogoutRequest " +
-                                            std::string(sv(ctx->in_response_to)));
+            log_reason(
+                r, NGX_LOG_INFO,
+                "session of " + who + " ended by the IdP's LogoutRequest " + std::string(sv(ctx->in_response_to)));
         else
-            log_reason(r, NGX_LOG_WARN, "LogoutRequest " + std::string(sv(ctx->in_response_to)) + " for " + who +
-                                            " names no session of this SP (unknown session)");
+            log_reason(r, NGX_LOG_WARN,
+                       "LogoutRequest " + std::string(sv(ctx->in_response_to)) + " for " + who +
+                           " names no session of this SP (unknown session)");
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -245,15 +252,15 @@ void idp_logout_request(ngx_http_request_t* r, RequestCtx* ctx, SloBinding bindi
     ctx->relay_state = pool_copy(r->pool, request->relay_state);
     ctx->user_for_log = pool_copy(r->pool, request->name_id);
     ctx->replay_key = pool_copy(r->pool, "LogoutRequest\n" + scf->rt->sp->idp_entity_id() + '\n' + request->id);
-    ctx->slo_key = pool_copy(r->pool, slo_index_key(scf->rt->scope, scf->rt->sp->idp_entity_id(), request->name_id,
-                                                    request->session_index));
+    ctx->slo_key = pool_copy(
+        r->pool, slo_index_key(scf->rt->scope, scf->rt->sp->idp_entity_id(), request->name_id, request->session_index));
     if (!ctx->in_response_to.data || !ctx->replay_key.data || !ctx->slo_key.data || !ctx->user_for_log.data) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);
         return;
     }
-    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {request->expires, 0},
-                                    ngx_time(), idp_logout_recorded, r);
+    main_conf(r)->store->insert_new(Table::seen_assertions, sv(ctx->replay_key), "1", {request->expires, 0}, ngx_time(),
+                                    idp_logout_recorded, r);
 }
 
 // --- the IdP's LogoutResponse at …/slo --------------------------------------------------------
@@ -269,8 +276,9 @@ void sp_logout_answered(void* data, StoreReply reply) noexcept {
     }
     const std::string_view status = sv(ctx->relay_state);
     if (status != kSuccess) {
-        signed_out_page(r, ctx, "You are signed out of this site, but the identity provider reported that it could "
-                                "not end its own session.");
+        signed_out_page(r, ctx,
+                        "You are signed out of this site, but the identity provider reported that it could "
+                        "not end its own session.");
         log_reason(r, NGX_LOG_WARN, "single logout finished; the IdP answered " + std::string(status));
     } else {
         if (reply.value.empty())
@@ -373,7 +381,8 @@ ngx_int_t slo_handler(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     const off_t limit = static_cast<off_t>(srv_conf(r)->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
         log_reason(r, NGX_LOG_WARN, "logout message refused: POST body larger than sso_max_response_size allows");
-        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-out refused", "The sign-out message is too large.");
+        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-out refused",
+                         "The sign-out message is too large.");
     }
     const ngx_int_t rc = ngx_http_read_client_request_body(r, slo_post_body_read);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;

@@ -145,9 +145,9 @@ Result<std::unique_ptr<LogoutService>> LogoutService::create(LassoServer* server
     slo->signer_ = std::move(*signer);
     if (slo->redirect_location_.empty() && !slo->post_location_.empty()) {
         // HTTP-POST needs an XML signature: a Lasso key of its own, not the LassoServer's.
-        slo->post_key_ = lasso_key_new_for_signature_from_memory(
-            settings.key_pem.data(), settings.key_pem.size(), nullptr, LASSO_SIGNATURE_METHOD_RSA_SHA256,
-            const_cast<char*>(settings.cert_pem.c_str()));
+        slo->post_key_ = lasso_key_new_for_signature_from_memory(settings.key_pem.data(), settings.key_pem.size(),
+                                                                 nullptr, LASSO_SIGNATURE_METHOD_RSA_SHA256,
+                                                                 const_cast<char*>(settings.cert_pem.c_str()));
         if (!slo->post_key_) return fail(SamlError::config, "Lasso cannot use the SP key for XML signatures", "key");
     }
     return slo;
@@ -204,7 +204,8 @@ Result<OutgoingLogout> LogoutService::build_request(const LogoutSubject& subject
     abstract->Issuer = issuer_node(sp_entity_id_);
     const std::string name_id(subject.name_id);
     auto* nid = LASSO_SAML2_NAME_ID(lasso_saml2_name_id_new_with_string(const_cast<char*>(name_id.c_str())));
-    if (!subject.name_id_format.empty()) nid->Format = g_strndup(subject.name_id_format.data(), subject.name_id_format.size());
+    if (!subject.name_id_format.empty())
+        nid->Format = g_strndup(subject.name_id_format.data(), subject.name_id_format.size());
     request->NameID = nid;
     if (!subject.session_index.empty())
         request->SessionIndex = g_strndup(subject.session_index.data(), subject.session_index.size());
@@ -252,7 +253,8 @@ std::optional<Error> LogoutService::verify_into(void* node_ptr, SloBinding bindi
     const std::string msg(message);
     LassoMessageFormat format = LASSO_MESSAGE_FORMAT_ERROR;
     if (binding == SloBinding::redirect) {
-        if (!query_param(message, field)) return fail(SamlError::bad_request, std::string("no ") + field + " in the query");
+        if (!query_param(message, field))
+            return fail(SamlError::bad_request, std::string("no ") + field + " in the query");
         if (!query_param(message, "Signature")) return invalid("message is not signed");
         auto sig_alg = query_param(message, "SigAlg");
         auto alg = sig_alg ? url_decode(*sig_alg, false) : std::nullopt;
@@ -291,7 +293,8 @@ std::optional<Error> LogoutService::check_envelope(LassoSaml2NameID* issuer, con
                        " is not our SLO URL " + slo_url_);
     auto instant = issue_instant ? parse_saml_time(issue_instant) : std::nullopt;
     if (!instant) return invalid("IssueInstant is missing or not a valid time");
-    if (*instant > now + clock_skew_) return invalid(std::string("IssueInstant ") + issue_instant + " is in the future");
+    if (*instant > now + clock_skew_)
+        return invalid(std::string("IssueInstant ") + issue_instant + " is in the future");
     if (*instant < now - clock_skew_ - kMaxMessageAge)
         return invalid(std::string("IssueInstant ") + issue_instant + " is too old");
     return std::nullopt;
@@ -302,8 +305,8 @@ Result<IncomingLogoutRequest> LogoutService::parse_request(SloBinding binding, s
     GObjectPtr<LassoSamlp2LogoutRequest> request(LASSO_SAMLP2_LOGOUT_REQUEST(lasso_samlp2_logout_request_new()));
     if (auto e = verify_into(request.get(), binding, message, "SAMLRequest")) return *e;
     auto* abstract = LASSO_SAMLP2_REQUEST_ABSTRACT(request.get());
-    if (auto e = check_envelope(abstract->Issuer, abstract->Version, abstract->IssueInstant, abstract->Destination,
-                                now))
+    if (auto e =
+            check_envelope(abstract->Issuer, abstract->Version, abstract->IssueInstant, abstract->Destination, now))
         return *e;
     if (!abstract->ID || !*abstract->ID) return invalid("LogoutRequest has no ID");
     if (request->EncryptedID || request->BaseID) return invalid("LogoutRequest names the user by an unsupported ID");

@@ -38,8 +38,8 @@ Result<std::string> build_sp_metadata(const SpMetadataInput& in) {
     xmlNewTextChild(xd, ds, x("X509Certificate"), x(z(in.cert_der_base64).c_str()));
 
     if (!in.slo_url.empty()) {
-        for (const char* binding : {"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
-                                    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"}) {
+        for (const char* binding :
+             {"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"}) {
             xmlNode* slo = xmlNewChild(sp, md, x("SingleLogoutService"), nullptr);
             xmlNewProp(slo, x("Binding"), x(binding));
             xmlNewProp(slo, x("Location"), x(z(in.slo_url).c_str()));

@@ -157,6 +157,7 @@ class RedirectSloTest(SloMixin, StackTest):
         mark = s.mark()
         r = self.deliver(message)
         self.assertEqual(r.status, 302, r.text())
+        self.assert_cleared_cookie(r)
         lines = s.sso_lines_since(mark)
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0], 'session of NameID "alice@example.org" ended by the IdP')
