@@ -170,6 +170,13 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
 // Answers the IdP: Success (302 or form) or, for a session we do not know, a 404 whose page
 // still carries a Responder/UnknownPrincipal LogoutResponse, so the IdP's logout chain goes on.
 void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
+    if (!srv_conf(r)->rt->sp) {  // the IdP metadata expired while the store answered
+        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_WARN,
+                    "LogoutRequest not answered: the IdP metadata has expired", "Sign-out unavailable",
+                    "The identity provider's metadata has expired.");
+        finish(r);
+        return;
+    }
     try {
         auto response =
             slo_of(r).build_response(sv(ctx->in_response_to), found ? kSuccess : kResponder,

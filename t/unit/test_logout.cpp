@@ -6,6 +6,7 @@
 #include <ctime>
 #include <memory>
 
+#include "saml/base64.hpp"
 #include "saml/handles.hpp"
 #include "saml/logout.hpp"
 #include "saml/saml_time.hpp"
@@ -77,6 +78,37 @@ protected:
         GCharPtr url(lasso_node_export_to_saml2_query(LASSO_NODE(request.get()), "SAMLRequest", kSlo, key.get()));
         const std::string u = url ? url.get() : "";
         return u.substr(u.find('?') + 1);
+    }
+
+    // The same request as an IdP sends it over HTTP-POST: XML with an enveloped signature
+    // (right after the Issuer) by `signer`, or none.
+    std::string idp_post_request(const char* signer, const char* name_id, const char* id) {
+        GObjectPtr<LassoSamlp2LogoutRequest> request(LASSO_SAMLP2_LOGOUT_REQUEST(lasso_samlp2_logout_request_new()));
+        auto* a = LASSO_SAMLP2_REQUEST_ABSTRACT(request.get());
+        a->ID = g_strdup(id);
+        a->Version = g_strdup("2.0");
+        a->IssueInstant = g_strdup(format_saml_time(std::time(nullptr)).c_str());
+        a->Destination = g_strdup(kSlo);
+        a->Issuer = LASSO_SAML2_NAME_ID(lasso_saml2_name_id_new_with_string(const_cast<char*>(testing::kIdpEntityId)));
+        request->NameID = LASSO_SAML2_NAME_ID(lasso_saml2_name_id_new_with_string(const_cast<char*>(name_id)));
+        request->SessionIndex = g_strdup("_s1");
+        XmlDocPtr doc(xmlNewDoc(reinterpret_cast<const xmlChar*>("1.0")));
+        xmlNode* root = lasso_node_get_xmlNode(LASSO_NODE(request.get()), FALSE);
+        xmlDocSetRootElement(doc.get(), root);
+        if (signer) {
+            const std::string pem = keys_->key(signer);
+            GObjectPtr<LassoKey> key(lasso_key_new_for_signature_from_memory(
+                pem.data(), pem.size(), nullptr, LASSO_SIGNATURE_METHOD_RSA_SHA256, nullptr));
+            EXPECT_TRUE(lasso_key_saml2_xml_sign(key.get(), id, root));
+            xmlNode* signature = xmlGetLastChild(root);
+            xmlUnlinkNode(signature);
+            xmlAddNextSibling(xmlFirstElementChild(root), signature);
+        }
+        xmlChar* buf = nullptr;
+        int size = 0;
+        xmlDocDumpMemoryEnc(doc.get(), &buf, &size, "UTF-8");
+        XmlCharPtr owned(buf);
+        return std::string(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
     }
 
     static TestKeys* keys_;
@@ -185,6 +217,31 @@ TEST_F(LogoutTest, RefusesUnsignedForeignStaleAndMisdirectedRequests) {
     std::string query = idp_request("idp", now);
     query.replace(query.find("SAMLRequest=") + 14, 1, query[query.find("SAMLRequest=") + 14] == 'A' ? "B" : "A");
     EXPECT_NE(reason(query), "accepted");
+}
+
+TEST_F(LogoutTest, PostLogoutRequestsNeedTheIdPsSignatureOnTheRoot) {
+    auto provider = sp();
+    ASSERT_TRUE(provider);
+    auto& slo = provider->logout();
+    const std::int64_t now = std::time(nullptr);
+    auto parse = [&](const std::string& xml) {
+        return slo.parse_request(SloBinding::post, base64_encode(xml), "", now);
+    };
+    auto good = parse(idp_post_request("idp", "bob@example.org", "_signed"));
+    ASSERT_TRUE(good) << good.error().reason;
+    EXPECT_EQ(good->name_id, "bob@example.org");
+    auto unsigned_request = parse(idp_post_request(nullptr, "alice@example.org", "_unsigned"));
+    ASSERT_FALSE(unsigned_request);
+    EXPECT_EQ(unsigned_request.error().reason, "message is not signed");
+    EXPECT_FALSE(parse(idp_post_request("other", "alice@example.org", "_rogue")));
+    // Signature wrapping: the IdP's signed request for bob tucked into an unsigned one for alice.
+    const std::string inner = idp_post_request("idp", "bob@example.org", "_inner");
+    std::string outer = idp_post_request(nullptr, "alice@example.org", "_outer");
+    const std::string signed_element = inner.substr(inner.find("<samlp:LogoutRequest"));
+    outer.insert(outer.find("<saml:NameID"), "<samlp:Extensions>" + signed_element + "</samlp:Extensions>");
+    auto wrapped = parse(outer);
+    ASSERT_FALSE(wrapped);
+    EXPECT_EQ(wrapped.error().reason, "message is not signed");
 }
 
 TEST_F(LogoutTest, OurLogoutResponseNamesTheRequestAndItsStatus) {
