@@ -138,6 +138,20 @@ class RedirectSloTest(SloMixin, StackTest):
         self.assertEqual(done.status, 200)
         self.assertIn("Signed out", done.text())
 
+    def test_idp_failure_status_still_ends_the_local_session(self):
+        s = self.stack
+        cookie, _ = self.sign_in("alice")
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie)
+        answer = self.idp_get(r.header("Location"), status="urn:oasis:names:tc:SAML:2.0:status:Responder")
+        mark = s.mark()
+        done = self.sp_get(answer.header("Location"))
+        self.assertEqual(done.status, 200)
+        self.assertIn("could not end its own session", done.text())
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("the IdP answered urn:oasis:names:tc:SAML:2.0:status:Responder", lines[0])
+        self.assertFalse(self.signed_in(cookie))
+
     def test_logout_response_with_unknown_in_response_to_is_refused(self):
         s = self.stack
         cookie, _ = self.sign_in("alice")
