@@ -1,6 +1,10 @@
 #include "saml/logout.hpp"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <cctype>
 
 #include <optional>
 
@@ -41,6 +45,22 @@ std::optional<std::string> new_message_id() {
 LassoSaml2NameID* issuer_node(const std::string& entity_id) {
     return LASSO_SAML2_NAME_ID(lasso_saml2_name_id_new_with_string(const_cast<char*>(entity_id.c_str())));
 }
+
+std::size_t param_count(std::string_view query, std::string_view name) {
+    std::size_t n = 0;
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        if (pair.size() > name.size() && pair.substr(0, name.size()) == name && pair[name.size()] == '=') ++n;
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return n;
+}
+
+struct MdCtxFree {
+    void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
 
 // The value of one query parameter, still URL-encoded; nullopt when absent.
 std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
@@ -91,6 +111,46 @@ void move_signature_after_issuer(xmlNode* root) {
 
 }  // namespace
 
+void EvpPkeyFree::operator()(EVP_PKEY* k) const noexcept {
+    EVP_PKEY_free(k);
+}
+
+// The IdP's signing keys from its metadata (KeyDescriptors of the IDPSSODescriptor with
+// use="signing" or no use), for the query signatures of the HTTP-Redirect binding.
+static std::vector<EvpPkeyPtr> idp_signing_keys(const std::string& xml) {
+    std::vector<EvpPkeyPtr> keys;
+    XmlDocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "idp-metadata.xml", nullptr,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+    constexpr const char* md = "urn:oasis:names:tc:SAML:2.0:metadata";
+    constexpr const char* ds = "http://www.w3.org/2000/09/xmldsig#";
+    for (xmlNode* role = root ? root->children : nullptr; role; role = role->next) {
+        if (!named(role, md, "IDPSSODescriptor")) continue;
+        for (xmlNode* kd = role->children; kd; kd = kd->next) {
+            if (!named(kd, md, "KeyDescriptor")) continue;
+            XmlCharPtr use(xmlGetNoNsProp(kd, reinterpret_cast<const xmlChar*>("use")));
+            if (use && !xmlStrEqual(use.get(), reinterpret_cast<const xmlChar*>("signing"))) continue;
+            for (xmlNode* ki = kd->children; ki; ki = ki->next)
+                for (xmlNode* data = named(ki, ds, "KeyInfo") ? ki->children : nullptr; data; data = data->next)
+                    for (xmlNode* c = named(data, ds, "X509Data") ? data->children : nullptr; c; c = c->next) {
+                        if (!named(c, ds, "X509Certificate")) continue;
+                        XmlCharPtr text(xmlNodeGetContent(c));
+                        std::string b64;
+                        for (const char* p = text ? reinterpret_cast<const char*>(text.get()) : ""; *p; ++p)
+                            if (!std::isspace(static_cast<unsigned char>(*p))) b64 += *p;
+                        auto der = base64_decode_strict(b64, 64 * 1024);
+                        if (!der) continue;
+                        const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+                        X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der->size()));
+                        if (!cert) continue;
+                        if (EVP_PKEY* key = X509_get_pubkey(cert)) keys.emplace_back(key);
+                        X509_free(cert);
+                    }
+        }
+    }
+    return keys;
+}
+
 std::string slo_url_for(std::string_view acs_url) {
     const std::size_t slash = acs_url.rfind('/');
     if (slash == std::string_view::npos) return std::string(acs_url) + "/slo";
@@ -138,6 +198,9 @@ Result<std::unique_ptr<LogoutService>> LogoutService::create(LassoServer* server
     slo->redirect_response_location_ = metadata_one(idp, "SingleLogoutService HTTP-Redirect ResponseLocation");
     slo->post_location_ = metadata_one(idp, kPost);
     slo->post_response_location_ = metadata_one(idp, "SingleLogoutService HTTP-POST ResponseLocation");
+    // Without a certificate in the metadata (a bare ds:KeyValue), Redirect logout messages
+    // cannot be verified and are refused; logins are not affected.
+    slo->idp_keys_ = idp_signing_keys(settings.idp_metadata_xml);
     // Logout messages are always signed: IdPs refuse unsigned ones (it would let any page log
     // a user out), whatever sso_sign_requests says about AuthnRequests.
     auto signer = RedirectSigner::from_pem(settings.key_pem);
@@ -145,9 +208,10 @@ Result<std::unique_ptr<LogoutService>> LogoutService::create(LassoServer* server
     slo->signer_ = std::move(*signer);
     if (slo->redirect_location_.empty() && !slo->post_location_.empty()) {
         // HTTP-POST needs an XML signature: a Lasso key of its own, not the LassoServer's.
+        // No certificate: Lasso would load it through a BIO it never frees, once per load; the
+        // IdP verifies with our metadata certificate, not a KeyInfo in the message.
         slo->post_key_ = lasso_key_new_for_signature_from_memory(settings.key_pem.data(), settings.key_pem.size(),
-                                                                 nullptr, LASSO_SIGNATURE_METHOD_RSA_SHA256,
-                                                                 const_cast<char*>(settings.cert_pem.c_str()));
+                                                                 nullptr, LASSO_SIGNATURE_METHOD_RSA_SHA256, nullptr);
         if (!slo->post_key_) return fail(SamlError::config, "Lasso cannot use the SP key for XML signatures", "key");
     }
     return slo;
@@ -245,6 +309,50 @@ Result<OutgoingLogout> LogoutService::build_response(std::string_view in_respons
 }
 
 // Checks the signature of `message` and reads it into `node`.
+// The HTTP-Redirect signature (SAML bindings 3.4.4.1) over the parameters exactly as they
+// appear in the query: "SAMLRequest=…[&RelayState=…]&SigAlg=…", verified with the IdP's
+// metadata keys. Done here, not by Lasso, whose query verification loses memory per call.
+std::optional<Error> LogoutService::verify_query(std::string_view query, const char* field) const {
+    for (const char* name : {field, "RelayState", "SigAlg", "Signature"})
+        if (param_count(query, name) > 1) return fail(SamlError::bad_request, std::string(name) + " given twice");
+    auto value = query_param(query, field);
+    auto relay = query_param(query, "RelayState");
+    auto sig_alg = query_param(query, "SigAlg");
+    auto signature = query_param(query, "Signature");
+    if (!value) return fail(SamlError::bad_request, std::string("no ") + field + " in the query");
+    if (!signature) return invalid("message is not signed");
+    auto alg = sig_alg ? url_decode(*sig_alg, false) : std::nullopt;
+    if (!alg) return invalid("signed query has no SigAlg");
+    const EVP_MD* md = nullptr;
+    if (*alg == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256") {
+        md = EVP_sha256();
+    } else if (*alg == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384") {
+        md = EVP_sha384();
+    } else if (*alg == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512") {
+        md = EVP_sha512();
+    } else if (*alg == "http://www.w3.org/2000/09/xmldsig#rsa-sha1") {
+        if (!allow_sha1_) return invalid("SHA-1 signature (" + *alg + ") refused");
+        md = EVP_sha1();
+    } else {
+        return invalid("unsupported SigAlg " + *alg);
+    }
+    std::string signed_part = std::string(field) + "=" + std::string(*value);
+    if (relay) signed_part += "&RelayState=" + std::string(*relay);
+    signed_part += "&SigAlg=" + std::string(*sig_alg);
+    auto sig_b64 = url_decode(*signature, false);
+    auto sig = sig_b64 ? base64_decode_strict(*sig_b64, 2048) : std::nullopt;
+    if (!sig) return invalid("Signature is not valid base64");
+    for (const EvpPkeyPtr& key : idp_keys_) {
+        std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+        if (ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.get()) == 1 &&
+            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
+                             reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1)
+            return std::nullopt;
+    }
+    ERR_clear_error();
+    return invalid("signature does not verify with the IdP metadata certificate");
+}
+
 std::optional<Error> LogoutService::verify_into(void* node_ptr, SloBinding binding, std::string_view message,
                                                 const char* field) {
     LassoProvider* idp = lasso_server_get_provider(server_, idp_entity_id_.c_str());
@@ -255,13 +363,7 @@ std::optional<Error> LogoutService::verify_into(void* node_ptr, SloBinding bindi
     if (binding == SloBinding::redirect) {
         if (!query_param(message, field))
             return fail(SamlError::bad_request, std::string("no ") + field + " in the query");
-        if (!query_param(message, "Signature")) return invalid("message is not signed");
-        auto sig_alg = query_param(message, "SigAlg");
-        auto alg = sig_alg ? url_decode(*sig_alg, false) : std::nullopt;
-        if (!alg) return invalid("signed query has no SigAlg");
-        if (alg->ends_with("#rsa-sha1") && !allow_sha1_) return invalid("SHA-1 signature (" + *alg + ") refused");
-        const int rc = lasso_provider_verify_signature(idp, msg.c_str(), "ID", LASSO_MESSAGE_FORMAT_QUERY);
-        if (rc != 0) return invalid(signature_reason(rc));
+        if (auto e = verify_query(message, field)) return e;
         format = LASSO_MESSAGE_FORMAT_QUERY;
     } else {
         auto xml = base64_decode_strict(message, max_bytes_);

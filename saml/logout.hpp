@@ -11,9 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "saml/result.hpp"
 
+typedef struct evp_pkey_st EVP_PKEY;
 typedef struct _LassoServer LassoServer;
 typedef struct _LassoKey LassoKey;
 typedef struct _LassoSaml2NameID LassoSaml2NameID;
@@ -22,6 +24,11 @@ namespace sso {
 
 struct SpSettings;
 class RedirectSigner;
+
+struct EvpPkeyFree {
+    void operator()(EVP_PKEY* k) const noexcept;
+};
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 enum class SloBinding { redirect, post };
 
@@ -100,6 +107,7 @@ private:
     LogoutService() = default;
     Result<OutgoingLogout> send(void* node, const char* field, const std::string& location, std::string_view relay,
                                 std::string id);
+    std::optional<Error> verify_query(std::string_view query, const char* field) const;
     std::optional<Error> verify_into(void* node, SloBinding binding, std::string_view message, const char* field);
     std::optional<Error> check_envelope(LassoSaml2NameID* issuer, const char* version, const char* issue_instant,
                                         const char* destination, std::int64_t now) const;
@@ -107,6 +115,7 @@ private:
     LassoServer* server_ = nullptr;  // referenced
     LassoKey* post_key_ = nullptr;   // signs HTTP-POST messages; null when the IdP offers Redirect
     std::unique_ptr<RedirectSigner> signer_;
+    std::vector<EvpPkeyPtr> idp_keys_;  // verify HTTP-Redirect query signatures
     std::string sp_entity_id_, idp_entity_id_, slo_url_;
     std::string redirect_location_, redirect_response_location_;
     std::string post_location_, post_response_location_;

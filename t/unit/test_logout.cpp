@@ -20,6 +20,16 @@ using testing::TestKeys;
 
 constexpr const char* kSlo = "https://sp.example/sso/slo";
 
+// The IdP's side verifies with Lasso's own calls, which lose the decoded query signature
+// (259 bytes) per verification: t/lsan.supp names these two functions. The SP side verifies
+// query signatures itself (saml/logout.cpp) and does not take that path.
+[[gnu::noinline]] int idp_side_process_request(LassoLogout* logout, std::string message) {
+    return lasso_logout_process_request_msg(logout, message.data());
+}
+[[gnu::noinline]] int idp_side_process_response(LassoLogout* logout, std::string message) {
+    return lasso_logout_process_response_msg(logout, message.data());
+}
+
 std::string with_slo(std::string metadata, const char* binding) {
     const std::string slo = std::string(R"(<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:)") +
                             binding + R"(" Location="https://idp.example/slo"/>)";
@@ -162,7 +172,7 @@ TEST_F(LogoutTest, OurLogoutRequestVerifiesAtTheIdP) {
     GObjectPtr<LassoLogout> logout(lasso_logout_new(server.get()));
     lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout.get()), LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
     std::string query = message->url.substr(message->url.find('?') + 1);
-    ASSERT_EQ(lasso_logout_process_request_msg(logout.get(), query.data()), 0);
+    ASSERT_EQ(idp_side_process_request(logout.get(), query), 0);
     auto* request = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(logout.get())->request);
     EXPECT_STREQ(request->NameID->content, "alice@example.org");
     EXPECT_STREQ(request->NameID->Format, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
@@ -182,7 +192,7 @@ TEST_F(LogoutTest, PostBindingCarriesAnXmlSignatureAfterTheIssuer) {
     auto server = idp(*provider);
     GObjectPtr<LassoLogout> logout(lasso_logout_new(server.get()));
     lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout.get()), LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
-    EXPECT_EQ(lasso_logout_process_request_msg(logout.get(), message->value.data()), 0);
+    EXPECT_EQ(idp_side_process_request(logout.get(), message->value), 0);
 }
 
 TEST_F(LogoutTest, AcceptsTheIdPsSignedLogoutRequest) {
@@ -258,7 +268,7 @@ TEST_F(LogoutTest, OurLogoutResponseNamesTheRequestAndItsStatus) {
     lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout.get()), LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
     std::string query = response->url.substr(response->url.find('?') + 1);
     // Lasso reports the non-success status, after verifying the signature and parsing.
-    EXPECT_EQ(lasso_logout_process_response_msg(logout.get(), query.data()), LASSO_LOGOUT_ERROR_UNKNOWN_PRINCIPAL);
+    EXPECT_EQ(idp_side_process_response(logout.get(), query), LASSO_LOGOUT_ERROR_UNKNOWN_PRINCIPAL);
     auto* sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(logout.get())->response);
     ASSERT_TRUE(sr);
     EXPECT_STREQ(sr->InResponseTo, "_idp_request_1");
