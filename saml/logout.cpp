@@ -308,7 +308,6 @@ Result<OutgoingLogout> LogoutService::build_response(std::string_view in_respons
     return send(response.get(), "SAMLResponse", location, relay_state, std::move(*id));
 }
 
-// Checks the signature of `message` and reads it into `node`.
 // The HTTP-Redirect signature (SAML bindings 3.4.4.1) over the parameters exactly as they
 // appear in the query: "SAMLRequest=…[&RelayState=…]&SigAlg=…", verified with the IdP's
 // metadata keys. Done here, not by Lasso, whose query verification loses memory per call.
@@ -353,6 +352,7 @@ std::optional<Error> LogoutService::verify_query(std::string_view query, const c
     return invalid("signature does not verify with the IdP metadata certificate");
 }
 
+// Checks the signature of `message` and reads it into `node`.
 std::optional<Error> LogoutService::verify_into(void* node_ptr, SloBinding binding, std::string_view message,
                                                 const char* field) {
     LassoProvider* idp = lasso_server_get_provider(server_, idp_entity_id_.c_str());
