@@ -1,5 +1,5 @@
-// `sso_endpoint`: SP metadata, login, the Assertion Consumer Service and logout, chosen by the
-// last path segment of the location (…/metadata, …/login, …/acs, …/logout).
+// `sso_endpoint`: SP metadata, login, the Assertion Consumer Service, logout and Single Logout,
+// chosen by the last path segment of the location (…/metadata, …/login, …/acs, …/logout, …/slo).
 #include <algorithm>
 #include <string>
 
@@ -9,6 +9,8 @@
 #include "module/handlers.hpp"
 #include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
+#include "module/slo.hpp"
+#include "saml/logout.hpp"
 #include "session/form.hpp"
 #include "session/return_target.hpp"
 #include "session/session_id.hpp"
@@ -110,9 +112,9 @@ void acs_pending_taken(void* data, StoreReply reply) noexcept {
         return;
     }
     const std::string_view asked = pending.substr(nl + 1, nl2 - nl - 1);
-    if (asked != sv(ctx->assertion_idp)) {
+    if (asked != sv(ctx->message_idp)) {
         refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-               "the answer comes from IdP \"" + std::string(sv(ctx->assertion_idp)) +
+               "the answer comes from IdP \"" + std::string(sv(ctx->message_idp)) +
                    "\" but the AuthnRequest went to \"" + std::string(asked) + "\"");
         finish(r);
         return;
@@ -201,9 +203,12 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         ctx->relay_state = pool_copy(r->pool, relay.value);
         ctx->in_response_to = pool_copy(r->pool, assertion->in_response_to);
         ctx->replay_key = pool_copy(r->pool, assertion->idp + '\n' + assertion->assertion_id);
-        ctx->assertion_idp = pool_copy(r->pool, assertion->idp);
+        ctx->message_idp = pool_copy(r->pool, assertion->idp);
         ctx->replay_expires = assertion->not_on_or_after;
-        if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data || !ctx->assertion_idp.data) {
+        ctx->slo_key = pool_copy(
+            r->pool, slo_index_key(record.scope, assertion->idp, assertion->name_id, assertion->session_index));
+        if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data || !ctx->message_idp.data ||
+            !ctx->slo_key.data) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
             finish(r);
             return;
@@ -331,6 +336,9 @@ ngx_int_t logout(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         finish(r);
         return NGX_DONE;
     }
+    // With an IdP that publishes SLO, the session is read first and the IdP told.
+    if (start_sp_logout(r, ctx, *cookie, target && has_target ? std::string_view(*target) : std::string_view()))
+        return NGX_DONE;
     const std::string_view id = *cookie;
     with_store(r, ctx, logout_done,
                [&](Store* store, StoreCallback cb, void* data) { store->remove(Table::sessions, id, cb, data); });
@@ -351,9 +359,9 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
         return logout(r, ctx);
     }
     if (action == "ldap") return ldap_form_handler(r, ctx);
-    if (action != "metadata" && action != "login" && action != "acs")
+    if (action != "metadata" && action != "login" && action != "acs" && action != "slo")
         return send_page(r, NGX_HTTP_NOT_FOUND, "Not found",
-                         "This sign-in endpoint serves metadata, login, acs, ldap and logout.");
+                         "This sign-in endpoint serves metadata, login, acs, slo, ldap and logout.");
     if (action == "metadata" && !scf->rt->sp_metadata.empty()) {
         if (!get) return NGX_HTTP_NOT_ALLOWED;
         return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp_metadata);
@@ -369,6 +377,7 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
                          "No identity provider metadata is configured for this site.");
     }
     if (action == "acs") return acs(r);
+    if (action == "slo") return slo_handler(r, ctx);
     if (!get) return NGX_HTTP_NOT_ALLOWED;
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return login(r, ctx);

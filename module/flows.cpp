@@ -55,6 +55,8 @@ ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     if (ctx->www_authenticate.len && !add_response_header(r, "WWW-Authenticate", sv(ctx->www_authenticate)))
         return NGX_ERROR;
     if (ctx->location.len) return send_redirect(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->location));
+    if (ctx->html_body.len)
+        return send_body(r, static_cast<ngx_uint_t>(ctx->decision), "text/html; charset=utf-8", sv(ctx->html_body));
     if (!ctx->title.data) return ctx->decision;
     return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message));
 }
@@ -158,6 +160,15 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
 
 namespace {
 
+// A SAML session is also found by its IdP's NameID and SessionIndex, for IdP-initiated logout.
+// Losing the index entry (store full) loses only that, so its outcome is not waited on.
+void index_new_session(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    if (!ctx->slo_key.len || ctx->decision != NGX_HTTP_SEE_OTHER) return;
+    main_conf(r)->store->put(
+        Table::slo_index, sv(ctx->slo_key), sv(ctx->session_id), {ctx->session_expires, 0}, ngx_time(),
+        [](void*, StoreReply) noexcept {}, r);
+}
+
 void new_session_stored(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
@@ -174,6 +185,7 @@ void new_session_stored(void* data, StoreReply reply) noexcept {
         } catch (...) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+        index_new_session(r, ctx);
     }
     ctx->next(r);
 }

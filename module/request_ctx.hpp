@@ -32,6 +32,7 @@ struct RequestCtx {
     unsigned async : 1;  // the handler returned NGX_AGAIN: resume phases on completion
     unsigned authenticated : 1;
     unsigned headers_set : 1;
+    unsigned slo : 1;  // logout: a LogoutRequest goes to the IdP
     // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
     ngx_int_t decision;
     ngx_str_t location;
@@ -49,8 +50,10 @@ struct RequestCtx {
     std::int64_t replay_expires;
     ngx_str_t relay_state;
     ngx_str_t in_response_to;
-    ngx_str_t assertion_idp;  // the IdP that issued the assertion (its entityID)
+    ngx_str_t message_idp;  // the IdP (entityID) that issued the assertion or logout message at hand
     ngx_str_t user_for_log;
+    ngx_str_t slo_key;         // the session's SLO index key (module/slo.cpp)
+    ngx_str_t html_body;       // a whole HTML page to answer with (the HTTP-POST binding's form)
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)

@@ -1,6 +1,7 @@
 #include "module/shm_store.hpp"
 
 #include <cstring>
+#include <span>
 
 namespace sso::ngx {
 namespace {
@@ -118,23 +119,56 @@ public:
         }
     }
 
-    // Memory for a node of `table`; evicts expired entries, then least recently used entries
-    // of the same table (they sit in the same slab size class, so each one evicted frees a slot
-    // this write can use; and a flood of pending requests only ever pushes out other pending
-    // requests), and only when that table is empty the cached credential checks (cheapest to
-    // lose: the next request binds again), then the other evictable table. Cached credentials
-    // only ever push out cached credentials. Seen assertions are never evicted, only expired.
+    // Memory for a node of `table`; evicts expired entries, then least recently used entries,
+    // in an order per table (each victim list ends the search when nothing is left to evict):
+    //  - sessions: other sessions (the same slab size class, so each one evicted frees a slot
+    //    this write can use), then cached credential checks (cheapest to lose: the next request
+    //    binds again), then pending requests;
+    //  - pending requests: SLO index entries first (the same small size class; most belong to
+    //    sessions already evicted, and losing one only loses IdP-initiated logout of a session
+    //    that still ends at its expiry), then other pending requests (a flood of logins never
+    //    pushes out sessions before that), then credentials, then sessions;
+    //  - SLO index entries: other index entries, then credentials; never a session or a login
+    //    in flight;
+    //  - cached credentials only push out cached credentials.
+    // Seen assertions are never evicted, only expired.
     Node* allocate(std::size_t size, std::int64_t now, Table table) noexcept {
         expire(now, 2);
         if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
         expire(now, 64);
-        const Table other = table == Table::sessions ? Table::pending_requests : Table::sessions;
+        struct Victim {
+            Table table;
+            int count;
+        };
+        static constexpr Victim kSessions[] = {
+            {Table::sessions, 1}, {Table::credentials, 8}, {Table::pending_requests, 8}};
+        static constexpr Victim kPending[] = {
+            {Table::slo_index, 8}, {Table::pending_requests, 1}, {Table::credentials, 8}, {Table::sessions, 8}};
+        static constexpr Victim kIndex[] = {{Table::slo_index, 1}, {Table::credentials, 8}};
+        static constexpr Victim kCredentials[] = {{Table::credentials, 1}};
+        std::span<const Victim> victims;
+        switch (table) {
+            case Table::sessions:
+                victims = kSessions;
+                break;
+            case Table::pending_requests:
+                victims = kPending;
+                break;
+            case Table::slo_index:
+                victims = kIndex;
+                break;
+            case Table::credentials:
+                victims = kCredentials;
+                break;
+            case Table::seen_assertions:
+                break;
+        }
         for (int attempt = 0; attempt < 256; ++attempt) {
             if (void* p = ngx_slab_alloc_locked(pool_, size)) return static_cast<Node*>(p);
-            if (table == Table::seen_assertions) return nullptr;
-            if (evict_oldest(table, 1)) continue;
-            if (table == Table::credentials) return nullptr;
-            if (!evict_oldest(Table::credentials, 8) && !evict_oldest(other, 8)) return nullptr;
+            bool evicted = false;
+            for (const Victim& v : victims)
+                if ((evicted = evict_oldest(v.table, v.count))) break;
+            if (!evicted) return nullptr;
         }
         return nullptr;
     }

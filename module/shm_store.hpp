@@ -1,6 +1,7 @@
 // The embedded store: nginx shared-memory zones used by all workers, surviving reloads.
 // An rbtree finds entries; one LRU queue per table decides what goes when memory runs out.
-// Sessions and pending requests share one zone and may be evicted early. Seen assertions
+// Sessions, pending requests, cached credentials and the SLO index share one zone and may be
+// evicted early. Seen assertions
 // (the replay cache) live in a zone of their own and are never evicted before they expire:
 // session turnover cannot make a replay succeed, and a login storm cannot push out sessions.
 // A full replay zone refuses new logins (fail closed) until entries expire.

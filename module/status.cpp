@@ -97,7 +97,8 @@ std::string status_json(const MainConf* mcf) {
         json_pack("{s:o, s:o}", "sessions",
                   zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
                                                             {"pending_requests", Table::pending_requests},
-                                                            {"cached_credentials", Table::credentials}}),
+                                                            {"cached_credentials", Table::credentials},
+                                                            {"slo_index", Table::slo_index}}),
                   "replay",
                   zone_json(store->stats(Table::seen_assertions), {{"seen_assertions", Table::seen_assertions}})));
     // As this worker sees it: every worker refreshes URL metadata on its own timer.

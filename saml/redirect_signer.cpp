@@ -37,9 +37,10 @@ RedirectSigner::~RedirectSigner() {
 }
 
 Result<std::string> RedirectSigner::sign(std::string_view url) const {
-    const std::size_t start = url.find("SAMLRequest=");
+    std::size_t start = url.find("SAMLRequest=");
+    if (start == std::string_view::npos) start = url.find("SAMLResponse=");
     if (start == std::string_view::npos || start == 0 || (url[start - 1] != '?' && url[start - 1] != '&'))
-        return fail(SamlError::internal, "redirect URL has no SAMLRequest parameter");
+        return fail(SamlError::internal, "redirect URL has no SAMLRequest or SAMLResponse parameter");
     std::string out(url);
     out += "&SigAlg=" + url_encode(kRsaSha256);
     const std::string_view signed_part = std::string_view(out).substr(start);
@@ -49,11 +50,11 @@ Result<std::string> RedirectSigner::sign(std::string_view url) const {
     if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_) != 1 ||
         EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(signed_part.data()),
                        signed_part.size()) != 1)
-        return fail(SamlError::internal, "cannot sign the AuthnRequest");
+        return fail(SamlError::internal, "cannot sign the redirect message");
     std::string signature(len, '\0');
     if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &len,
                        reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) != 1)
-        return fail(SamlError::internal, "cannot sign the AuthnRequest");
+        return fail(SamlError::internal, "cannot sign the redirect message");
     signature.resize(len);
     out += "&Signature=" + url_encode(base64_encode(signature));
     return out;

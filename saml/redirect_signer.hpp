@@ -20,8 +20,8 @@ public:
     static Result<std::unique_ptr<RedirectSigner>> from_pem(const std::string& key_pem);
     ~RedirectSigner();
 
-    // `url` is the unsigned redirect URL whose query ends with the SAMLRequest/RelayState
-    // parameters; returns it with SigAlg and Signature appended.
+    // `url` is the unsigned redirect URL whose query ends with the SAMLRequest (or
+    // SAMLResponse)/RelayState parameters; returns it with SigAlg and Signature appended.
     Result<std::string> sign(std::string_view url) const;
 
 private:

@@ -14,6 +14,7 @@
 #include "saml/handles.hpp"
 #include "saml/idp_entities.hpp"
 #include "saml/lasso_log.hpp"
+#include "saml/logout.hpp"
 #include "saml/metadata_keys.hpp"
 #include "saml/redirect_signer.hpp"
 #include "saml/response_guard.hpp"
@@ -149,6 +150,18 @@ ServiceProvider::ServiceProvider(SpSettings settings, std::string metadata, std:
       idps_(std::move(idps)),
       lasso_(std::move(lasso)) {}
 
+LogoutService* ServiceProvider::logout(std::string_view idp) noexcept {
+    for (std::size_t i = 0; i < idps_.size(); ++i)
+        if (idps_[i].entity_id == idp) return logouts_[i].get();
+    return nullptr;
+}
+
+bool ServiceProvider::any_idp_has_slo() const noexcept {
+    for (const auto& logout : logouts_)
+        if (logout->idp_has_slo()) return true;
+    return false;
+}
+
 bool ServiceProvider::knows_idp(std::string_view entity_id) const noexcept {
     for (const IdpSummary& idp : idps_)
         if (idp.entity_id == entity_id) return true;
@@ -174,8 +187,9 @@ Result<std::string> ServiceProvider::sp_metadata(const SpSettings& s) {
         if (!enc) return enc.error();
         enc_cert_b64 = std::move(enc.value());
     }
-    return build_sp_metadata({s.entity_id, s.acs_url, cert_b64.value(), s.sign_requests, s.want_assertions_signed,
-                              enc_cert_b64, s.allow_rsa1_5});
+    const std::string slo_url = slo_url_for(s.acs_url);
+    return build_sp_metadata({s.entity_id, s.acs_url, slo_url, cert_b64.value(), s.sign_requests,
+                              s.want_assertions_signed, enc_cert_b64, s.allow_rsa1_5});
 }
 
 Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSettings& s) {
@@ -220,11 +234,19 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
             return fail(SamlError::config,
                         "Lasso could not load the metadata of \"" + entity.entity_id + "\": " + lasso_strerror(rc),
                         "idp_metadata");
-        idps.push_back({std::move(entity.entity_id), std::move(entity.display_name)});
+        idps.push_back({entity.entity_id, entity.display_name});
     }
 
+    // Single Logout with each IdP (its SLO endpoints and signing keys, from its metadata).
+    std::vector<std::unique_ptr<LogoutService>> logouts;
+    for (const IdpEntity& entity : entities.value()) {
+        auto logout = LogoutService::create(lasso->server.get(), s, entity.entity_id, entity.xml);
+        if (!logout) return logout.error();
+        logouts.push_back(std::move(*logout));
+    }
     std::unique_ptr<ServiceProvider> sp(
         new ServiceProvider(s, std::move(metadata.value()), std::move(idps), std::move(lasso)));
+    sp->logouts_ = std::move(logouts);
     // Build one request to each IdP now, so metadata without a usable SSO endpoint fails at nginx -t.
     for (const IdpSummary& idp : sp->idps()) {
         auto probe = sp->build_authn_request("config-check", idp.entity_id);

@@ -14,6 +14,8 @@
 
 namespace sso {
 
+class LogoutService;
+
 struct SpSettings {
     std::string entity_id;  // the Issuer the IdP knows us by
     std::string acs_url;    // the Return URL (Assertion Consumer Service, HTTP-POST)
@@ -88,6 +90,10 @@ public:
     // saml_response is the base64 SAMLResponse form field as posted to the ACS.
     Result<ValidatedAssertion> consume_response(std::string_view saml_response, std::int64_t now);
 
+    // Single Logout with one IdP of the metadata (saml/logout.hpp); null for an unknown entityID.
+    LogoutService* logout(std::string_view idp) noexcept;
+    bool any_idp_has_slo() const noexcept;
+
 private:
     struct Lasso;
     ServiceProvider(SpSettings settings, std::string metadata, std::vector<IdpSummary> idps,
@@ -97,6 +103,7 @@ private:
     std::string metadata_xml_;
     std::vector<IdpSummary> idps_;
     std::unique_ptr<Lasso> lasso_;
+    std::vector<std::unique_ptr<LogoutService>> logouts_;  // one per IdP, in the order of idps_
 };
 
 }  // namespace sso

@@ -50,6 +50,15 @@ Result<std::string> build_sp_metadata(const SpMetadataInput& in) {
             xmlNewProp(xmlNewChild(kd, md, x("EncryptionMethod"), nullptr), x("Algorithm"), x(kKeyTransportRsa1_5));
     }
 
+    if (!in.slo_url.empty()) {
+        for (const char* binding :
+             {"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"}) {
+            xmlNode* slo = xmlNewChild(sp, md, x("SingleLogoutService"), nullptr);
+            xmlNewProp(slo, x("Binding"), x(binding));
+            xmlNewProp(slo, x("Location"), x(z(in.slo_url).c_str()));
+        }
+    }
+
     for (const char* format : {"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
                                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
                                "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"})

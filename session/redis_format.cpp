@@ -30,6 +30,8 @@ std::string table_name(Table t) {
             return "seen_assertions";
         case Table::credentials:
             return "credentials";
+        case Table::slo_index:
+            return "slo_index";
     }
     return "table" + std::to_string(static_cast<unsigned>(t));
 }

@@ -1,4 +1,5 @@
-// The storage behind sessions, pending AuthnRequests and the assertion replay cache.
+// The storage behind sessions, pending AuthnRequests (and LogoutRequests), the assertion (and
+// LogoutRequest) replay cache, cached LDAP checks and the Single Logout index.
 // Shared memory completes at once; a networked store (Redis) completes later on nginx's event
 // loop. Every operation therefore reports through a callback, and callers cope with both.
 #pragma once
@@ -13,8 +14,9 @@ enum class Table : std::uint8_t {
     pending_requests = 1,  // AuthnRequests we issued and not yet saw answered; evictable
     seen_assertions = 2,   // replay cache: never evicted before its expiry, whatever the pressure
     credentials = 3,       // recent LDAP Basic checks, keyed by a keyed hash; the first to go
+    slo_index = 4,         // SAML sessions by (scope, IdP, NameID, SessionIndex) for IdP-initiated logout; evictable
 };
-inline constexpr int kTableCount = 4;
+inline constexpr int kTableCount = 5;
 
 enum class StoreStatus {
     ok,           // done; for get/take, value holds the stored bytes

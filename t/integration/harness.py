@@ -186,7 +186,7 @@ class Stack:
     """nginx + module, the mock IdP (or pysaml2's) and the echo upstream in one temp dir."""
 
     def __init__(self, server_extra="", http_extra="", locations=None, idp="mock", saml=True,
-                 extra_servers=""):
+                 extra_servers="", idp_slo=None):
         self.dir = tempfile.mkdtemp(prefix="sso-test-")
         self.port = free_port()
         self.idp_port = free_port()
@@ -200,7 +200,9 @@ class Stack:
         self.procs = []
         make_keys(self.dir)
         self.idp_script = MOCK_IDP if idp == "mock" else PYSAML2_IDP
-        md = subprocess.run([PYTHON, self.idp_script, "metadata", "--entity-id", self.idp_entity_id,
+        # The mock IdP publishes SingleLogoutService only when asked (idp_slo="redirect,post").
+        self.idp_slo_args = ["--slo", idp_slo] if idp_slo else []
+        md = subprocess.run([PYTHON, self.idp_script, "metadata"] + self.idp_slo_args + ["--entity-id", self.idp_entity_id,
                              "--base-url", self.idp_base, "--cert", self.path("idp.crt")],
                             check=True, capture_output=True)
         with open(self.path("idp-metadata.xml"), "wb") as f:
@@ -250,7 +252,7 @@ class Stack:
         self.nginx = Process([NGINX, "-p", self.dir, "-c", self.path("nginx.conf"), "-e", self.path("error.log")],
                              self.dir, "nginx", env=nginx_env(self.dir))
         self.procs.append(self.nginx)
-        self.idp = Process([PYTHON, self.idp_script, "serve", "--listen", "127.0.0.1:%d" % self.idp_port,
+        self.idp = Process([PYTHON, self.idp_script, "serve"] + self.idp_slo_args + ["--listen", "127.0.0.1:%d" % self.idp_port,
                             "--entity-id", self.idp_entity_id, "--base-url", self.idp_base,
                             "--key", self.path("idp.key"), "--cert", self.path("idp.crt"),
                             "--rogue-key", self.path("rogue.key"), "--rogue-cert", self.path("rogue.crt"),

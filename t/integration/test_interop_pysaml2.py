@@ -1,8 +1,9 @@
 """Interop: an IdP we did not write (python3-pysaml2) issues the Response."""
 import base64
 import unittest
+import urllib.parse
 
-from t.integration.harness import StackTest, session_cookie, upstream_headers
+from t.integration.harness import StackTest, request, session_cookie, upstream_headers
 
 
 class Pysaml2InteropTest(StackTest):
@@ -49,6 +50,26 @@ class Pysaml2InteropTest(StackTest):
         r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
         self.assertRefused(r, 403, "SAML response refused: data encryption algorithm not allowed: "
                                    "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", mark)
+
+    def test_single_logout_round_trip_with_pysaml2(self):
+        s = self.stack
+        cookie, _ = s.login("alice", "/app/")
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie)
+        self.assertEqual(r.status, 302, r.text())
+        self.assertEqual(s.get("/app/", {"Accept": "application/json"}, cookie=cookie).status, 401)
+        to_idp = urllib.parse.urlsplit(r.header("Location"))
+        self.assertEqual(to_idp.netloc, "127.0.0.1:%d" % s.idp_port)
+        # pysaml2 verifies our signed LogoutRequest and answers with a signed LogoutResponse
+        answer = request(s.idp_port, "GET", to_idp.path + "?" + to_idp.query)
+        self.assertEqual(answer.status, 302, answer.text())
+        back = urllib.parse.urlsplit(answer.header("Location"))
+        self.assertEqual(back.path, "/sso/slo")
+        mark = s.mark()
+        done = s.get(back.path + "?" + back.query)
+        self.assertEqual((done.status, done.header("Location")), (303, "/public/bye"), done.text())
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("single logout finished", lines[0])
 
 
 if __name__ == "__main__":

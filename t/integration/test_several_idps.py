@@ -43,14 +43,15 @@ class TwoIdpStack(Stack):
     def render(self):
         return super().render().replace("@IDP1@", self.idp_entity_id)
 
-    def entity(self, entity_id, base, cert):
+    def entity(self, entity_id, base, cert, slo=()):
         xml = subprocess.run([PYTHON, MOCK_IDP, "metadata", "--entity-id", entity_id, "--base-url", base,
-                              "--cert", self.path(cert)], check=True, capture_output=True, text=True).stdout
+                              "--cert", self.path(cert)] + list(slo), check=True, capture_output=True, text=True).stdout
         return re.sub(r"<\?xml[^>]*\?>\s*", "", xml)
 
     def start(self):
         first = self.entity(self.idp_entity_id, self.idp_base, "idp.crt")
-        second = self.entity(self.idp2_entity_id, self.idp2_base, "rogue.crt")
+        # Only the partner publishes Single Logout.
+        second = self.entity(self.idp2_entity_id, self.idp2_base, "rogue.crt", ["--slo", "redirect"])
         second = re.sub(r"(<md:IDPSSODescriptor[^>]*>)", lambda m: m.group(1) + UI, second, count=1)
         aggregate = ('<?xml version="1.0"?>\n<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
                      'Name="urn:example:federation">%s<md:EntitiesDescriptor Name="nested">%s%s'
@@ -60,7 +61,8 @@ class TwoIdpStack(Stack):
         self.idp2 = Process([PYTHON, MOCK_IDP, "serve", "--listen", "127.0.0.1:%d" % self.idp2_port,
                              "--entity-id", self.idp2_entity_id, "--base-url", self.idp2_base,
                              "--key", self.path("rogue.key"), "--cert", self.path("rogue.crt"),
-                             "--users", USERS, "--sp-metadata-url", self.entity_id], self.dir, "idp2")
+                             "--users", USERS, "--sp-metadata-url", self.entity_id, "--slo", "redirect"],
+                            self.dir, "idp2")
         self.procs.append(self.idp2)
         super().start()
         self.idp2.wait_ready(self.idp2_port)
@@ -151,6 +153,34 @@ class SeveralIdpsTest(unittest.TestCase):
         self.assertTrue(r.header("Location").startswith(s.idp_base + "/sso?"))
         self.assertIn('session from IdP "%s" is not accepted here (sso_idp)' % s.idp2_entity_id,
                       "\n".join(s.sso_lines_since(m)))
+
+    def test_single_logout_goes_to_the_idp_of_the_session(self):
+        s = self.stack
+        links = self.chooser_links("/sso/login?return_to=%2Fapp%2F")
+        # The first IdP has no SLO: local logout only.
+        cookie, _ = s.login_via("/sso/login" + links[s.idp_entity_id], s.idp_port)
+        r = s.get("/sso/logout", cookie=cookie)
+        self.assertEqual(r.status, 200, r.text()[:200])
+        # The partner has: the LogoutRequest goes to it, not to the first IdP.
+        cookie, _ = s.login_via("/sso/login" + links["Partner IdP"], s.idp2_port)
+        r = s.get("/sso/logout", cookie=cookie)
+        self.assertEqual(r.status, 302, r.text()[:200])
+        self.assertTrue(r.header("Location").startswith(s.idp2_base + "/slo?SAMLRequest="), r.header("Location"))
+        self.assertEqual(s.get("/app/", cookie=cookie).status, 401)
+
+    def test_the_partner_ends_its_session_by_idp_initiated_logout(self):
+        s = self.stack
+        links = self.chooser_links("/sso/login?return_to=%2Fapp%2F")
+        cookie, _ = s.login_via("/sso/login" + links["Partner IdP"], s.idp2_port)
+        self.assertEqual(s.get("/app/", cookie=cookie).status, 200)
+        r = request(s.idp2_port, "GET", "/initiate-logout?user=alice")
+        self.assertEqual(r.status, 200, r.text())
+        message = r.json()
+        u = urllib.parse.urlsplit(message["url"])
+        answer = s.get(u.path + "?" + u.query)
+        self.assertEqual(answer.status, 302, answer.text()[:300])
+        self.assertTrue(answer.header("Location").startswith(s.idp2_base + "/slo?SAMLResponse="))
+        self.assertEqual(s.get("/app/", cookie=cookie).status, 401)
 
     def test_an_unknown_idp_in_a_link_is_refused(self):
         s = self.stack

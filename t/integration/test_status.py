@@ -22,7 +22,8 @@ class StatusTest(StackTest):
         self.assertEqual(set(z), {"sessions", "replay"})
         self.assertEqual((z["sessions"]["name"], z["sessions"]["size"]), ("sessions", 1024 * 1024))
         self.assertEqual((z["replay"]["name"], z["replay"]["size"]), ("seen", 512 * 1024))
-        self.assertEqual(set(z["sessions"]["entries"]), {"sessions", "pending_requests", "cached_credentials"})
+        self.assertEqual(set(z["sessions"]["entries"]), {"sessions", "pending_requests", "cached_credentials",
+                                                     "slo_index"})
         self.assertEqual(set(z["replay"]["entries"]), {"seen_assertions"})
         for zone in z.values():
             self.assertGreater(zone["used_bytes"], 0)

@@ -33,8 +33,19 @@ Endpoints:
                       in the form or in the query string).
   GET  /unsolicited   user=NAME[&relay_state=...][&format=json]: IdP-initiated
                       Response (no InResponseTo).
-  GET  /slo           HTTP-Redirect LogoutRequest: always answers Success with
-                      a LogoutResponse redirected to the SP's SLO endpoint.
+  GET  /slo           HTTP-Redirect LogoutRequest from the SP: answers Success
+                      (knobs status=URI, in_response_to=ID) with a LogoutResponse
+                      redirected to the SP's SLO endpoint.  A LogoutResponse (the
+                      SP's answer to /initiate-logout) is verified and logged.
+  POST /slo           the same for HTTP-POST (answer: auto-submitting form, or
+                      with format=json {"url", "SAMLResponse", "RelayState"}).
+  GET  /slo-log       JSON list of the logout messages the SP sent (kind, binding,
+                      signed, name_id, session_index, status, ...).
+  GET  /initiate-logout  user=NAME: an IdP-initiated LogoutRequest for the user's
+                      last session at the SP, as JSON {"url", "SAMLRequest",
+                      "RelayState", "ID"}; knobs binding=redirect|post, sign=none,
+                      key=rogue, session_index=STR, nameid=STR, relay_state=STR.
+  Metadata publishes SingleLogoutService only with --slo redirect[,post].
 
 An AuthnRequest that carries a signature must verify against the SP metadata
 (else 400); an unsigned one is accepted.
@@ -179,8 +190,20 @@ def cert_base64(cert_path):
     return "\n" + "\n".join(textwrap.wrap(encoded, 64)) + "\n"
 
 
-def build_metadata(entity_id, base_url, cert_path):
-    """The IdP's EntityDescriptor as a string."""
+SLO_BINDINGS = {"redirect": BINDING_REDIRECT, "post": BINDING_POST}
+
+
+def slo_bindings(value):
+    """--slo: a comma-separated list of redirect/post, or none."""
+    names = [] if value in ("", "none") else value.split(",")
+    for name in names:
+        if name not in SLO_BINDINGS:
+            raise argparse.ArgumentTypeError("--slo takes redirect, post, both comma-separated, or none")
+    return names
+
+
+def build_metadata(entity_id, base_url, cert_path, slo=()):
+    """The IdP's EntityDescriptor as a string; `slo` lists the SingleLogoutService bindings."""
     ET.register_namespace("md", NS_MD)
     ET.register_namespace("ds", NS_DS)
     base_url = base_url.rstrip("/")
@@ -193,8 +216,9 @@ def build_metadata(entity_id, base_url, cert_path):
     key_info = ET.SubElement(key, f"{{{NS_DS}}}KeyInfo")
     x509 = ET.SubElement(key_info, f"{{{NS_DS}}}X509Data")
     ET.SubElement(x509, f"{{{NS_DS}}}X509Certificate").text = cert_base64(cert_path)
-    ET.SubElement(idp, f"{{{NS_MD}}}SingleLogoutService",
-                  Binding=BINDING_REDIRECT, Location=base_url + "/slo")
+    for name in slo:
+        ET.SubElement(idp, f"{{{NS_MD}}}SingleLogoutService",
+                      Binding=SLO_BINDINGS[name], Location=base_url + "/slo")
     for name_id_format in NAMEID_FORMATS:
         ET.SubElement(idp, f"{{{NS_MD}}}NameIDFormat").text = name_id_format
     for binding in (BINDING_REDIRECT, BINDING_POST):
@@ -439,7 +463,11 @@ def xmlsec1_encrypt(plaintext, cert, data_alg, key_alg, session_key, cert_is_pat
 class MockIdP:
     def __init__(self, args):
         self.entity_id = args.entity_id
-        self.metadata = build_metadata(args.entity_id, args.base_url, args.cert)
+        self.metadata = build_metadata(args.entity_id, args.base_url, args.cert, args.slo)
+        # Single logout: the IdP's session of each user (lasso session dumps), and every
+        # logout message the SP sent, for the tests to inspect (GET /slo-log).
+        self.sessions = {}
+        self.slo_log = []
         self.users = load_users(args.users)
         self.sp_metadata_url = args.sp_metadata_url
         self.keys = {"idp": (args.key, args.cert)}
@@ -556,6 +584,8 @@ class MockIdP:
         apply_knobs(login, knobs)
         if knobs.encrypt and login.response.assertion:
             self.encrypt(login, knobs)
+        if login.session is not None:
+            self.sessions[user["nameid"]] = login.session.dump()
         return login.msgUrl, login.response.exportToBase64()
 
     # -- Encrypted assertions ----------------------------------------------
@@ -601,26 +631,93 @@ class MockIdP:
 
     # -- Single logout ----------------------------------------------------
 
-    def slo(self, query):
-        """Answer a redirect LogoutRequest with Success.  Returns the URL of
-        the LogoutResponse."""
+    def slo(self, message, binding, signed, params):
+        """A logout message from the SP (HTTP-Redirect: the raw query; HTTP-POST: the base64
+        field).  A LogoutRequest is answered with Success (knobs: status=URI,
+        in_response_to=ID); returns (url, SAMLResponse or None, RelayState).  A LogoutResponse
+        (to a request of ours) is logged and answered with a plain page: (None, None, None)."""
+        def one(name, default=None):
+            values = params.get(name)
+            return values[-1] if values else default
+
         with self.lock:
             logout = lasso.Logout(self.server())
             logout.setSignatureVerifyHint(
-                lasso.PROFILE_SIGNATURE_VERIFY_HINT_FORCE if "Signature=" in query
+                lasso.PROFILE_SIGNATURE_VERIFY_HINT_FORCE if signed
                 else lasso.PROFILE_SIGNATURE_VERIFY_HINT_IGNORE)
+            if "SAMLResponse" in params:
+                try:
+                    logout.processResponseMsg(message)
+                    error = None
+                except lasso.Error as e:
+                    error = str(e)
+                response = logout.response
+                self.slo_log.append({
+                    "kind": "response", "binding": binding, "signed": signed, "error": error,
+                    "in_response_to": response.inResponseTo if response else None,
+                    "status": (response.status.statusCode.value
+                               if response and response.status else None),
+                    "destination": response.destination if response else None,
+                })
+                return None, None, None
             try:
-                logout.processRequestMsg(query)
+                logout.processRequestMsg(message)
             except lasso.Error as e:
                 raise HttpError(400, f"rejected LogoutRequest: {e}")
+            request = logout.request
+            self.slo_log.append({
+                "kind": "request", "binding": binding, "signed": signed,
+                "id": request.iD, "name_id": request.nameId.content,
+                "name_id_format": request.nameId.format,
+                "session_index": request.sessionIndex,
+                "destination": request.destination,
+                "issuer": request.issuer.content if request.issuer else None,
+            })
             try:
                 logout.validateRequest()
             except lasso.Error:
-                pass  # we keep no sessions: lasso cannot find the one to end
-            logout.response.status.statusCode.value = lasso.SAML2_STATUS_CODE_SUCCESS
+                pass  # the IdP's session is not restored here: lasso cannot find the one to end
+            logout.response.status.statusCode.value = one("status", lasso.SAML2_STATUS_CODE_SUCCESS)
             logout.response.status.statusCode.statusCode = None
+            if one("in_response_to") is not None:
+                logout.response.inResponseTo = one("in_response_to")
             logout.buildResponseMsg()
-            return logout.msgUrl
+            return logout.msgUrl, logout.msgBody, logout.msgRelayState
+
+    def initiate_logout(self, params):
+        """An IdP-initiated LogoutRequest for the session of user=NAME; knobs: binding=redirect|post,
+        sign=none, key=rogue, session_index=STR, nameid=STR, relay_state=STR.  Returns
+        {"url", "SAMLRequest" (POST), "RelayState", "ID"}."""
+        def one(name, default=None):
+            values = params.get(name)
+            return values[-1] if values else default
+
+        user = self.user(one("user"))
+        dump = self.sessions.get(user["nameid"])
+        if dump is None:
+            raise HttpError(400, f"user {one('user')!r} has not signed in at the SP")
+        binding = one("binding", "redirect")
+        if binding not in SLO_BINDINGS:
+            raise HttpError(400, "binding must be redirect or post")
+        with self.lock:
+            logout = lasso.Logout(self.server(one("key", "idp")))
+            if one("sign") == "none":
+                logout.setSignatureHint(lasso.PROFILE_SIGNATURE_HINT_FORBID)
+            logout.setSessionFromDump(dump)
+            method = lasso.HTTP_METHOD_REDIRECT if binding == "redirect" else lasso.HTTP_METHOD_POST
+            try:
+                logout.initRequest(self.sp_entity_id(), method)
+            except lasso.Error as e:
+                raise HttpError(400, f"cannot build a LogoutRequest: {e}")
+            if one("session_index") is not None:
+                logout.request.sessionIndex = one("session_index")
+            if one("nameid") is not None:
+                logout.request.nameId = name_id(one("nameid"), logout.request.nameId.format)
+            if one("relay_state") is not None:
+                logout.msgRelayState = one("relay_state")
+            logout.buildRequestMsg()
+            return {"url": logout.msgUrl, "SAMLRequest": logout.msgBody,
+                    "RelayState": one("relay_state"), "ID": logout.request.iD}
 
 
 # --------------------------------------------------------------------------
@@ -693,6 +790,9 @@ class Handler(BaseHTTPRequestHandler):
                 ("POST", "/sso"): self._sso_post,
                 ("GET", "/unsolicited"): self._unsolicited,
                 ("GET", "/slo"): self._slo,
+                ("POST", "/slo"): self._slo_post,
+                ("GET", "/slo-log"): self._slo_log,
+                ("GET", "/initiate-logout"): self._initiate_logout,
             }.get((method, url.path))
             if route is None:
                 raise HttpError(404, f"no {method} {url.path}")
@@ -758,11 +858,38 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(acs, response, params.get("relay_state", [None])[-1], params)
 
     def _slo(self, url, params):
-        if "SAMLRequest" not in params:
-            raise HttpError(400, "missing SAMLRequest")
-        location = self.idp.slo(url.query)
+        field = "SAMLRequest" if "SAMLRequest" in params else "SAMLResponse"
+        if field not in params:
+            raise HttpError(400, "missing SAMLRequest or SAMLResponse")
+        # lasso verifies a redirect signature over the raw query string.
+        location, _, _ = self.idp.slo(url.query, "redirect", "Signature" in params, params)
+        if location is None:
+            self._send(200, "text/plain; charset=utf-8", "logout response received\n")
+            return
         self._send(302, "text/plain; charset=utf-8", location + "\n",
                    headers=[("Location", location)])
+
+    def _slo_post(self, url, params):
+        field = "SAMLRequest" if "SAMLRequest" in params else "SAMLResponse"
+        if field not in params:
+            raise HttpError(400, "missing SAMLRequest or SAMLResponse")
+        message = params[field][-1]
+        location, body, relay = self.idp.slo(message, "post", has_xml_signature(message), params)
+        if location is None:
+            self._send(200, "text/plain; charset=utf-8", "logout response received\n")
+        elif body is None:  # the SP's SLO endpoint takes the Redirect binding only
+            self._send(302, "text/plain; charset=utf-8", location + "\n",
+                       headers=[("Location", location)])
+        elif params.get("format", [""])[-1] == "json":
+            self._send_json({"url": location, "SAMLResponse": body, "RelayState": relay})
+        else:
+            self._send(200, "text/html; charset=utf-8", auto_post_page(location, body, relay))
+
+    def _slo_log(self, url, params):
+        self._send_json(self.idp.slo_log)
+
+    def _initiate_logout(self, url, params):
+        self._send_json(self.idp.initiate_logout(params))
 
     def _answer(self, acs, saml_response, relay_state, params):
         if params.get("format", [""])[-1] == "json":
@@ -808,6 +935,8 @@ def main(argv=None):
     metadata = commands.add_parser("metadata", help="print the IdP metadata")
     serve = commands.add_parser("serve", help="run the IdP")
     for p in (metadata, serve):
+        p.add_argument("--slo", type=slo_bindings, default=[],
+                       help="SingleLogoutService bindings to publish: redirect,post (default none)")
         p.add_argument("--entity-id", required=True)
         p.add_argument("--base-url", required=True)
         p.add_argument("--cert", required=True)
@@ -820,7 +949,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "metadata":
-        sys.stdout.write(build_metadata(args.entity_id, args.base_url, args.cert))
+        sys.stdout.write(build_metadata(args.entity_id, args.base_url, args.cert, args.slo))
         return
     if bool(args.rogue_key) != bool(args.rogue_cert):
         parser.error("--rogue-key and --rogue-cert go together")

@@ -1,0 +1,296 @@
+"""SAML Single Logout with the mock IdP (python3-lasso): SP-initiated over HTTP-Redirect and
+HTTP-POST, IdP-initiated over both, and every refusal (unsigned, rogue signature, unknown
+session, unknown InResponseTo, replay) with a 4xx, no session change and one sso log line."""
+import base64
+import html
+import re
+import unittest
+import urllib.parse
+
+from t.integration.harness import BROWSER, StackTest, request, session_cookie
+
+JSON = {"Accept": "application/json"}
+USERS_NAMEID = {"alice": "alice@example.org", "bob": "bob@example.org"}
+
+
+def form_fields(page):
+    """The action and hidden fields of the first form of an HTML page."""
+    action = html.unescape(re.search(r'<form method="post" action="([^"]*)"', page).group(1))
+    fields = {html.unescape(n): html.unescape(v)
+              for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page)}
+    return action, fields
+
+
+class SloMixin:
+    def sign_in(self, user):
+        """A login; returns (cookie, SessionIndex the IdP put in the assertion)."""
+        s = self.stack
+        answer = s.idp_response(s.start_login("/app/"), user)
+        xml = base64.b64decode(answer["SAMLResponse"]).decode()
+        session_index = re.search(r'SessionIndex="([^"]+)"', xml).group(1)
+        r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
+        self.assertEqual(r.status, 303, r.text())
+        return session_cookie(r), session_index
+
+    def signed_in(self, cookie):
+        return self.stack.get("/app/", JSON, cookie=cookie).status == 200
+
+    def idp_get(self, url, **params):
+        s = self.stack
+        u = urllib.parse.urlsplit(url)
+        self.assertEqual(u.netloc, "127.0.0.1:%d" % s.idp_port, url)
+        query = u.query + ("&" + urllib.parse.urlencode(params) if params else "")
+        return request(s.idp_port, "GET", u.path + "?" + query)
+
+    def idp_post(self, url, fields):
+        s = self.stack
+        return request(s.idp_port, "POST", urllib.parse.urlsplit(url).path,
+                       {"Content-Type": "application/x-www-form-urlencoded"},
+                       body=urllib.parse.urlencode(fields))
+
+    def sp_get(self, url, cookie=None):
+        s = self.stack
+        u = urllib.parse.urlsplit(url)
+        self.assertEqual(u.netloc, "127.0.0.1:%d" % s.port, url)
+        return s.get(u.path + "?" + u.query, cookie=cookie)
+
+    def sp_post(self, url, fields):
+        s = self.stack
+        u = urllib.parse.urlsplit(url)
+        self.assertEqual(u.netloc, "127.0.0.1:%d" % s.port, url)
+        return request(s.port, "POST", u.path, {"Content-Type": "application/x-www-form-urlencoded"},
+                       body=urllib.parse.urlencode(fields))
+
+    def slo_log(self):
+        return request(self.stack.idp_port, "GET", "/slo-log").json()
+
+    def initiate(self, user, **knobs):
+        s = self.stack
+        r = request(s.idp_port, "GET", "/initiate-logout?" + urllib.parse.urlencode(dict(user=user, **knobs)))
+        self.assertEqual(r.status, 200, r.text())
+        return r.json()
+
+    def deliver(self, message):
+        """Carries an IdP-initiated LogoutRequest to the SP as the browser would."""
+        if message["SAMLRequest"]:
+            fields = {"SAMLRequest": message["SAMLRequest"]}
+            if message["RelayState"]:
+                fields["RelayState"] = message["RelayState"]
+            return self.sp_post(message["url"], fields)
+        return self.sp_get(message["url"])
+
+    def assert_cleared_cookie(self, response):
+        self.assertTrue(any(v.startswith("sso_session=;") and "Max-Age=0" in v for v in response.all("Set-Cookie")),
+                        response.all("Set-Cookie"))
+
+
+class RedirectSloTest(SloMixin, StackTest):
+    STACK_ARGS = {"idp_slo": "redirect"}
+
+    def test_sp_metadata_publishes_the_slo_endpoint(self):
+        md = self.stack.get("/sso/metadata").text()
+        for binding in ("HTTP-Redirect", "HTTP-POST"):
+            self.assertRegex(md, r'SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:%s" '
+                                 r'Location="%s/sso/slo"' % (binding, re.escape(self.stack.base)))
+
+    def test_sp_initiated_logout_over_redirect(self):
+        s = self.stack
+        cookie, session_index = self.sign_in("alice")
+        mark = s.mark()
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie)
+        self.assertEqual(r.status, 302, r.text())
+        self.assert_cleared_cookie(r)
+        location = r.header("Location")
+        self.assertTrue(location.startswith(s.idp_base + "/slo?SAMLRequest="), location)
+        self.assertIn("SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256", location)
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], "session ended by logout; LogoutRequest _\\S+ sent to the IdP")
+        # the local session is gone before the IdP is even reached
+        self.assertFalse(self.signed_in(cookie))
+        answer = self.idp_get(location)
+        self.assertEqual(answer.status, 302, answer.text())
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["binding"], entry["signed"]), ("request", "redirect", True))
+        self.assertEqual(entry["name_id"], USERS_NAMEID["alice"])
+        self.assertEqual(entry["session_index"], session_index)
+        self.assertEqual(entry["destination"], s.idp_base + "/slo")
+        self.assertEqual(entry["issuer"], s.entity_id)
+        back = answer.header("Location")
+        self.assertTrue(back.startswith(s.base + "/sso/slo?SAMLResponse="), back)
+        mark = s.mark()
+        done = self.sp_get(back)
+        self.assertEqual((done.status, done.header("Location")), (303, "/public/bye"))
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("single logout finished", lines[0])
+        # the same LogoutResponse again: its request is no longer pending
+        mark = s.mark()
+        self.assertRefused(self.sp_get(back), 403, "LogoutResponse refused: InResponseTo .* names no LogoutRequest",
+                           mark)
+
+    def test_sp_initiated_without_return_to_shows_the_signed_out_page(self):
+        s = self.stack
+        cookie, _ = self.sign_in("bob")
+        r = s.get("/sso/logout", cookie=cookie)
+        self.assertEqual(r.status, 302)
+        done = self.sp_get(self.idp_get(r.header("Location")).header("Location"))
+        self.assertEqual(done.status, 200)
+        self.assertIn("Signed out", done.text())
+
+    def test_idp_failure_status_still_ends_the_local_session(self):
+        s = self.stack
+        cookie, _ = self.sign_in("alice")
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie)
+        answer = self.idp_get(r.header("Location"), status="urn:oasis:names:tc:SAML:2.0:status:Responder")
+        mark = s.mark()
+        done = self.sp_get(answer.header("Location"))
+        self.assertEqual(done.status, 200)
+        self.assertIn("could not end its own session", done.text())
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("the IdP answered urn:oasis:names:tc:SAML:2.0:status:Responder", lines[0])
+        self.assertFalse(self.signed_in(cookie))
+
+    def test_logout_response_with_unknown_in_response_to_is_refused(self):
+        s = self.stack
+        cookie, _ = self.sign_in("alice")
+        r = s.get("/sso/logout", cookie=cookie)
+        answer = self.idp_get(r.header("Location"), in_response_to="_not_ours")
+        other, _ = self.sign_in("bob")
+        mark = s.mark()
+        self.assertRefused(self.sp_get(answer.header("Location")), 403,
+                           "LogoutResponse refused: InResponseTo _not_ours names no LogoutRequest", mark)
+        self.assertTrue(self.signed_in(other))
+
+    def test_idp_initiated_over_redirect_ends_only_that_session(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        bob, _ = self.sign_in("bob")
+        message = self.initiate("alice", binding="redirect", relay_state="rs-1")
+        mark = s.mark()
+        r = self.deliver(message)
+        self.assertEqual(r.status, 302, r.text())
+        self.assert_cleared_cookie(r)
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], 'session of NameID "alice@example.org" ended by the IdP')
+        self.assertFalse(self.signed_in(alice))
+        self.assertTrue(self.signed_in(bob))
+        location = r.header("Location")
+        self.assertTrue(location.startswith(s.idp_base + "/slo?SAMLResponse="), location)
+        self.assertIn("RelayState=rs-1", location)
+        self.assertEqual(self.idp_get(location).status, 200)
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["signed"], entry["error"]), ("response", True, None))
+        self.assertEqual(entry["in_response_to"], message["ID"])
+        self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
+
+    def test_idp_initiated_over_post(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice", binding="post")
+        self.assertTrue(message["SAMLRequest"])
+        r = self.deliver(message)
+        self.assertEqual(r.status, 302, r.text())  # the IdP takes answers over HTTP-Redirect
+        self.assertFalse(self.signed_in(alice))
+        self.assertEqual(self.idp_get(r.header("Location")).status, 200)
+        self.assertEqual(self.slo_log()[-1]["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
+
+    def refused_logout_request(self, status, reason, **knobs):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice", **knobs)
+        mark = s.mark()
+        self.assertRefused(self.deliver(message), status, reason, mark)
+        self.assertTrue(self.signed_in(alice), "a refused LogoutRequest must not end the session")
+
+    def test_unsigned_logout_request_is_refused(self):
+        self.refused_logout_request(403, "LogoutRequest refused: message is not signed", sign="none")
+
+    def test_unsigned_post_logout_request_is_refused(self):
+        self.refused_logout_request(403, "LogoutRequest refused: message is not signed", sign="none", binding="post")
+
+    def test_rogue_signature_is_refused(self):
+        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify", key="rogue")
+
+    def test_rogue_post_signature_is_refused(self):
+        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify", key="rogue",
+                                    binding="post")
+
+    def test_unknown_session_is_refused_and_the_idp_still_answered(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice", session_index="_no_such_session")
+        mark = s.mark()
+        r = self.deliver(message)
+        self.assertRefused(r, 404, "LogoutRequest _\\S+ for NameID \"alice@example.org\" names no session of this SP "
+                                   "\\(unknown session\\)", mark)
+        self.assertTrue(self.signed_in(alice))
+        # the page carries a signed non-success LogoutResponse on to the IdP
+        target = html.unescape(re.search(r'url=([^"]+)"', r.text()).group(1))
+        self.assertEqual(self.idp_get(target).status, 200)
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["signed"]), ("response", True))
+        self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Responder")
+
+    def test_replayed_logout_request_is_refused(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice")
+        self.assertEqual(self.deliver(message).status, 302)
+        again, _ = self.sign_in("alice")
+        mark = s.mark()
+        self.assertRefused(self.deliver(message), 403, "LogoutRequest refused: _\\S+ was already processed \\(replay\\)",
+                           mark)
+        self.assertTrue(self.signed_in(again))
+
+    def test_query_without_a_message_is_refused(self):
+        s = self.stack
+        mark = s.mark()
+        self.assertRefused(s.get("/sso/slo?foo=1"), 400, "the query must carry one SAMLRequest or SAMLResponse", mark)
+
+
+class PostSloTest(SloMixin, StackTest):
+    STACK_ARGS = {"idp_slo": "post"}
+
+    def test_sp_initiated_logout_over_post(self):
+        s = self.stack
+        cookie, session_index = self.sign_in("alice")
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie, headers=BROWSER)
+        self.assertEqual(r.status, 200, r.text())
+        self.assert_cleared_cookie(r)
+        self.assertFalse(self.signed_in(cookie))
+        action, fields = form_fields(r.text())
+        self.assertEqual(action, s.idp_base + "/slo")
+        answer = self.idp_post(action, dict(fields, format="json"))
+        self.assertEqual(answer.status, 200, answer.text())
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["binding"], entry["signed"]), ("request", "post", True))
+        self.assertEqual((entry["name_id"], entry["session_index"]), (USERS_NAMEID["alice"], session_index))
+        reply = answer.json()
+        fields = {"SAMLResponse": reply["SAMLResponse"]}
+        if reply["RelayState"]:
+            fields["RelayState"] = reply["RelayState"]
+        done = self.sp_post(reply["url"], fields)
+        self.assertEqual((done.status, done.header("Location")), (303, "/public/bye"))
+
+    def test_idp_initiated_over_post_is_answered_over_post(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        bob, _ = self.sign_in("bob")
+        r = self.deliver(self.initiate("alice", binding="post"))
+        self.assertEqual(r.status, 200, r.text())
+        self.assertFalse(self.signed_in(alice))
+        self.assertTrue(self.signed_in(bob))
+        action, fields = form_fields(r.text())
+        self.assertEqual(action, s.idp_base + "/slo")
+        self.assertEqual(self.idp_post(action, fields).status, 200)
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["binding"], entry["signed"], entry["error"]),
+                         ("response", "post", True, None))
+        self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
+
+
+if __name__ == "__main__":
+    unittest.main()
