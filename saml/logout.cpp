@@ -183,6 +183,7 @@ LogoutService::~LogoutService() {
 }
 
 Result<std::unique_ptr<LogoutService>> LogoutService::create(LassoServer* server, const SpSettings& settings,
+                                                             const RedirectSigner& signer,
                                                              const std::string& idp_entity_id,
                                                              const std::string& idp_metadata_xml) {
     std::unique_ptr<LogoutService> slo(new LogoutService());
@@ -204,9 +205,7 @@ Result<std::unique_ptr<LogoutService>> LogoutService::create(LassoServer* server
     slo->idp_keys_ = idp_signing_keys(idp_metadata_xml);
     // Logout messages are always signed: IdPs refuse unsigned ones (it would let any page log
     // a user out), whatever sso_sign_requests says about AuthnRequests.
-    auto signer = RedirectSigner::from_pem(settings.key_pem);
-    if (!signer) return signer.error();
-    slo->signer_ = std::move(*signer);
+    slo->signer_ = &signer;
     if (slo->redirect_location_.empty() && !slo->post_location_.empty()) {
         // HTTP-POST needs an XML signature: a Lasso key of its own, not the LassoServer's.
         // No certificate: Lasso would load it through a BIO it never frees, once per load; the

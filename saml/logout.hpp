@@ -81,8 +81,9 @@ public:
     // `server` is the ServiceProvider's LassoServer (the IdP loaded as its only provider); a
     // reference is kept. Errors are configuration errors.
     // `idp_metadata_xml` is that IdP's own EntityDescriptor (one entity of an aggregate).
+    // `signer` (our key, parsed once) is shared by every IdP's service and must outlive them.
     static Result<std::unique_ptr<LogoutService>> create(LassoServer* server, const SpSettings& settings,
-                                                         const std::string& idp_entity_id,
+                                                         const RedirectSigner& signer, const std::string& idp_entity_id,
                                                          const std::string& idp_metadata_xml);
     ~LogoutService();
     LogoutService(const LogoutService&) = delete;
@@ -120,10 +121,10 @@ private:
     std::optional<Error> check_envelope(LassoSaml2NameID* issuer, const char* version, const char* issue_instant,
                                         const char* destination, std::int64_t now) const;
 
-    LassoServer* server_ = nullptr;  // referenced
-    LassoKey* post_key_ = nullptr;   // signs HTTP-POST messages; null when the IdP offers Redirect
-    std::unique_ptr<RedirectSigner> signer_;
-    std::vector<EvpPkeyPtr> idp_keys_;  // verify HTTP-Redirect query signatures
+    LassoServer* server_ = nullptr;           // referenced
+    LassoKey* post_key_ = nullptr;            // signs HTTP-POST messages; null when the IdP offers Redirect
+    const RedirectSigner* signer_ = nullptr;  // borrowed from the ServiceProvider
+    std::vector<EvpPkeyPtr> idp_keys_;        // verify HTTP-Redirect query signatures
     std::string sp_entity_id_, idp_entity_id_, slo_url_;
     std::string redirect_location_, redirect_response_location_;
     std::string post_location_, post_response_location_;

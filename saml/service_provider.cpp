@@ -26,6 +26,8 @@ namespace sso {
 struct ServiceProvider::Lasso {
     GObjectPtr<LassoServer> server;
     std::unique_ptr<RedirectSigner> signer;  // null when requests go unsigned
+    // Signs logout messages (always signed) when AuthnRequests go unsigned; else `signer` does.
+    std::unique_ptr<RedirectSigner> logout_signer;
     std::unique_ptr<AssertionDecryptor> decryptor;
 };
 
@@ -238,9 +240,17 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     }
 
     // Single Logout with each IdP (its SLO endpoints and signing keys, from its metadata).
+    // Our key is parsed once for all of them: OpenSSL 3 takes milliseconds to decode a PEM key,
+    // which an aggregate of hundreds of IdPs would pay for each.
+    if (!lasso->signer) {
+        auto signer = RedirectSigner::from_pem(s.key_pem);
+        if (!signer) return signer.error();
+        lasso->logout_signer = std::move(*signer);
+    }
+    const RedirectSigner& slo_signer = lasso->signer ? *lasso->signer : *lasso->logout_signer;
     std::vector<std::unique_ptr<LogoutService>> logouts;
     for (const IdpEntity& entity : entities.value()) {
-        auto logout = LogoutService::create(lasso->server.get(), s, entity.entity_id, entity.xml);
+        auto logout = LogoutService::create(lasso->server.get(), s, slo_signer, entity.entity_id, entity.xml);
         if (!logout) return logout.error();
         logouts.push_back(std::move(*logout));
     }

@@ -81,6 +81,42 @@ TEST_F(ServiceProviderTest, AcceptsTheIdPsSignedAnswer) {
     EXPECT_GT(result->not_on_or_after, std::time(nullptr));
 }
 
+TEST_F(ServiceProviderTest, AnAggregateOfManyIdpsUsesEachOnesOwnCertificate) {
+    // 99 IdPs whose certificate is "other", and the real IdP in the middle of them: an answer
+    // from the real IdP verifies with its own certificate only, never with its neighbours'.
+    const std::string real = idp_metadata();
+    const std::string entity = real.substr(0, real.find("xmlns:md=")) + real.substr(real.find("entityID="));
+    std::string aggregate = R"(<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" )"
+                            R"(xmlns:ds="http://www.w3.org/2000/09/xmldsig#">)";
+    const std::string decoy = testing::idp_metadata(keys_->cert("other"));
+    for (int i = 0; i < 100; ++i) {
+        if (i == 50) {
+            aggregate += entity;
+            continue;
+        }
+        std::string d = decoy.substr(0, decoy.find("xmlns:md=")) + decoy.substr(decoy.find("entityID="));
+        const std::string id = testing::kIdpEntityId;
+        d.replace(d.find(id), id.size(), "https://idp" + std::to_string(i) + ".example/md");
+        aggregate += d;
+    }
+    aggregate += "</md:EntitiesDescriptor>";
+    SpSettings s = settings();
+    s.idp_metadata_xml = aggregate;
+    auto sp = ServiceProvider::create(s);
+    ASSERT_TRUE(sp) << sp.error().reason;
+    ASSERT_EQ(sp.value()->idps().size(), 100u);
+    EXPECT_TRUE(sp.value()->knows_idp("https://idp99.example/md"));
+    auto request = sp.value()->build_authn_request("r", testing::kIdpEntityId);
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->idp, testing::kIdpEntityId);
+    auto good = sp.value()->consume_response(idp_answer(*sp.value(), request.value()), std::time(nullptr));
+    ASSERT_TRUE(good) << good.error().reason;
+    EXPECT_EQ(good->idp, testing::kIdpEntityId);
+    auto bad = sp.value()->consume_response(idp_answer(*sp.value(), request.value(), "other"), std::time(nullptr));
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().reason.find("signature does not verify"), std::string::npos) << bad.error().reason;
+}
+
 TEST_F(ServiceProviderTest, ReadsTheAttributesAsTheIdPSentThem) {
     auto sp = ServiceProvider::create(settings());
     ASSERT_TRUE(sp);
