@@ -74,20 +74,8 @@ std::string prometheus_text(const MainConf* mcf) {
 }  // namespace
 
 ngx_int_t init_counters_zone(ngx_shm_zone_t* zone, void* data) noexcept {
-    if (data) {  // reload: keep counting from where the previous configuration was
-        zone->data = data;
-        return NGX_OK;
-    }
-    auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
-    if (zone->shm.exists) {
-        zone->data = pool->data;
-        return NGX_OK;
-    }
-    auto* sh = static_cast<Shared*>(ngx_slab_calloc(pool, sizeof(Shared)));
-    if (!sh) return NGX_ERROR;
-    pool->data = sh;
-    zone->data = sh;
-    return NGX_OK;
+    bool fresh = false;  // a reload keeps counting from where the previous configuration was
+    return zone_shared_block(zone, data, sizeof(Shared), fresh) ? NGX_OK : NGX_ERROR;
 }
 
 void count(ngx_http_request_t* r, Counter c) noexcept {

@@ -203,20 +203,31 @@ private:
 
 }  // namespace
 
-ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
-    if (data) {  // reload: keep the sessions of the previous configuration
+void* zone_shared_block(ngx_shm_zone_t* zone, void* data, std::size_t size, bool& fresh) noexcept {
+    fresh = false;
+    if (data) {  // reload: keep what the previous configuration had
         zone->data = data;
-        return NGX_OK;
+        return data;
     }
     auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
     if (zone->shm.exists) {
         zone->data = pool->data;
-        return NGX_OK;
+        return pool->data;
     }
-    auto* sh = static_cast<Shared*>(ngx_slab_alloc(pool, sizeof(Shared)));
+    void* block = ngx_slab_calloc(pool, size);
+    if (!block) return nullptr;
+    pool->data = block;
+    zone->data = block;
+    fresh = true;
+    return block;
+}
+
+ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
+    bool fresh = false;
+    auto* sh = static_cast<Shared*>(zone_shared_block(zone, data, sizeof(Shared), fresh));
     if (!sh) return NGX_ERROR;
-    pool->data = sh;
-    zone->data = sh;
+    if (!fresh) return NGX_OK;  // the sessions of the previous configuration stay
+    auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
     ngx_rbtree_init(&sh->tree, &sh->sentinel, insert_value);
     for (auto& q : sh->lru) {
         ngx_queue_init(&q);

@@ -15,6 +15,11 @@
 
 namespace sso::ngx {
 
+// The shared block of a zone of ours: the previous configuration's on a reload, the one
+// already in the segment, or a new zeroed block of `size` bytes (then `fresh` is set).
+// Null when the zone has no room for it.
+void* zone_shared_block(ngx_shm_zone_t* zone, void* data, std::size_t size, bool& fresh) noexcept;
+
 // What a zone holds, for the status endpoint.
 struct ZoneStats {
     ngx_str_t name;
