@@ -51,36 +51,29 @@ bool signs_in_with_saml(const SrvConf* scf, const LocConf* lcf) noexcept {
     return scf->rt->sp || !lcf->ldap;
 }
 
-void send_to_form(ngx_http_request_t* r, RequestCtx* ctx, std::string_view target) noexcept {
-    SrvConf* scf = srv_conf(r);
-    if (!scf->ldap_form_uri.len) {
-        decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
-                    "LDAP sign-in needs a prefix location with sso_endpoint in this server", "Sign-in unavailable",
-                    "The sign-in page of this site is not configured.");
+// A 302 to an action of this server's sso_endpoint (the LDAP form, or the IdP chooser with
+// the IdPs this location accepts), carrying the page to come back to. `needs` says what is
+// missing when the server has no prefix sso_endpoint location to derive the URL from.
+void send_to_endpoint(ngx_http_request_t* r, RequestCtx* ctx, const ngx_str_t& action_uri, std::string_view needs,
+                      std::string_view target, const ngx_array_t* idps = nullptr) noexcept {
+    if (!action_uri.len) {
+        try {
+            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
+                        std::string(needs) + " needs a prefix location with sso_endpoint in this server",
+                        "Sign-in unavailable", "The sign-in page of this site is not configured.");
+        } catch (...) {
+            ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
         return;
     }
     try {
-        decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY,
-                        std::string(sv(scf->ldap_form_uri)) + "?return_to=" + url_encode(target));
+        std::string url = std::string(sv(action_uri)) + "?return_to=" + url_encode(target);
+        const auto* names = idps ? static_cast<const ngx_str_t*>(idps->elts) : nullptr;
+        for (ngx_uint_t i = 0; idps && i < idps->nelts; ++i) url += "&idp=" + url_encode(sv(names[i]));
+        decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, url);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-void send_to_chooser(ngx_http_request_t* r, RequestCtx* ctx, std::string_view target, const ngx_array_t* allowed) {
-    SrvConf* scf = srv_conf(r);
-    if (!scf->login_uri.len) {
-        decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
-                    "choosing among several IdPs needs a prefix location with sso_endpoint in this server",
-                    "Sign-in unavailable", "The sign-in page of this site is not configured.");
-        return;
-    }
-    std::string url = std::string(sv(scf->login_uri)) + "?return_to=" + url_encode(target);
-    if (allowed) {
-        const auto* names = static_cast<const ngx_str_t*>(allowed->elts);
-        for (ngx_uint_t i = 0; i < allowed->nelts; ++i) url += "&idp=" + url_encode(sv(names[i]));
-    }
-    decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, url);
 }
 
 void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
@@ -118,7 +111,7 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     auto target = safe_return_target(sv(r->unparsed_uri), request_scheme(r), request_host(r));
     const std::string_view back = target ? std::string_view(*target) : std::string_view("/");
     if (!saml) {
-        send_to_form(r, ctx, back);
+        send_to_endpoint(r, ctx, scf->ldap_form_uri, "LDAP sign-in", back);
         finish(r);
         return;
     }
@@ -132,7 +125,7 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
                 allowed ? sv(*static_cast<const ngx_str_t*>(allowed->elts)) : std::string_view(all[0].entity_id));
             return;
         }
-        send_to_chooser(r, ctx, back, allowed);
+        send_to_endpoint(r, ctx, scf->login_uri, "choosing among several IdPs", back, allowed);
         finish(r);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
