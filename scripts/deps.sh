@@ -9,9 +9,13 @@ packages=(
   libgtest-dev libgmock-dev libldap-dev libcurl4-openssl-dev libhiredis-dev
   # JSON (sso_status) and the signed identity token (sso_jwt_*): jansson and libjwt on it
   libjwt-dev libjansson-dev
+  # Argon2id password hashes of internal accounts (the users file)
+  libargon2-dev
   # tests and demo: the mock IdP (python3-lasso), an IdP we did not write (pysaml2),
   # a browser for the end-to-end test
   python3 python3-lasso python3-pysaml2 xmlsec1 openssl chromium chromium-driver
+  # password hashes for users files: the argon2 CLI and passlib (tests and docs use both)
+  argon2 python3-passlib
   # a real directory for the LDAP tests: slapd, and ldapadd/ldapsearch to load and inspect it
   slapd ldap-utils
   # the shared session store of several nodes: a real Redis for the tests
