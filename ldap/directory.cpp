@@ -15,12 +15,13 @@
 #include <signal.h>
 #include <sys/time.h>
 
+#include "ldap/connection.hpp"
 #include "ldap/filter.hpp"
 #include "ldap/handles.hpp"
 
 namespace sso::ldap {
 
-namespace {
+namespace detail {
 
 constexpr std::size_t kMaxLoggedBytes = 512;
 constexpr std::size_t kMaxCaFileBytes = 16 * 1024 * 1024;
@@ -32,13 +33,21 @@ constexpr char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
+}  // namespace
+
+namespace detail {
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
-// User names, DNs and server messages end up in nginx's error log: quote-safe, no control
-// characters (no forged log lines), bounded.
 std::string printable(std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
@@ -75,6 +84,14 @@ timeval to_timeval(int ms) noexcept {
     return tv;
 }
 
+std::string log_prefix(const DirectorySettings& s) {
+    return "ldap " + quoted(s.name) + ": ";
+}
+
+}  // namespace detail
+
+namespace {
+
 bool contains_nul(std::string_view s) noexcept {
     return s.find('\0') != std::string_view::npos;
 }
@@ -98,11 +115,9 @@ bool is_attribute_name(std::string_view s) {
     return !filter_syntax_error("(" + std::string(s) + "=*)");
 }
 
-struct Placeholders {
-    bool user = false, dn = false;
-};
+}  // namespace
 
-Placeholders placeholders_of(std::string_view tmpl) noexcept {
+detail::Placeholders detail::placeholders_of(std::string_view tmpl) noexcept {
     Placeholders p;
     for (std::size_t i = 0; i + 1 < tmpl.size(); ++i) {
         if (tmpl[i] != '%') continue;
@@ -112,6 +127,8 @@ Placeholders placeholders_of(std::string_view tmpl) noexcept {
     }
     return p;
 }
+
+namespace {
 
 bool uses_tls(const DirectorySettings& s) {
     if (s.starttls) return true;
@@ -192,47 +209,46 @@ std::once_flag g_warm_up;
 // can kill its host process on a network error is a trap; block it for the call and swallow
 // one raised meanwhile.
 
-class SigpipeBlock {
-public:
-    SigpipeBlock() noexcept {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        sigemptyset(&old_);
-        if (pthread_sigmask(SIG_BLOCK, &set, &old_) != 0) return;
-        active_ = sigismember(&old_, SIGPIPE) != 1;
-        if (active_) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-        }
-    }
-    ~SigpipeBlock() {
-        if (!active_) return;
-        if (!was_pending_) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-                sigset_t set;
-                sigemptyset(&set);
-                sigaddset(&set, SIGPIPE);
-                const timespec zero{};
-                const int saved = errno;
-                while (sigtimedwait(&set, nullptr, &zero) < 0 && errno == EINTR) {
-                }
-                errno = saved;
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlock(const SigpipeBlock&) = delete;
-    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+}  // namespace
 
-private:
-    sigset_t old_;
-    bool active_ = false;
-    bool was_pending_ = false;
-};
+namespace detail {
+
+SigpipeBlock::SigpipeBlock() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&old_);
+    if (pthread_sigmask(SIG_BLOCK, &set, &old_) != 0) return;
+    active_ = sigismember(&old_, SIGPIPE) != 1;
+    if (active_) {
+        sigset_t pending;
+        sigemptyset(&pending);
+        was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    }
+}
+
+SigpipeBlock::~SigpipeBlock() {
+    if (!active_) return;
+    if (!was_pending_) {
+        sigset_t pending;
+        sigemptyset(&pending);
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGPIPE);
+            const timespec zero{};
+            const int saved = errno;
+            while (sigtimedwait(&set, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+            errno = saved;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
+}  // namespace detail
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Bounded socket waits
@@ -245,11 +261,6 @@ private:
 // between TLS and TCP, that waits for the socket with poll(2) before each read and write and
 // fails with ETIMEDOUT when nothing comes. Outside the handshake libldap polls before it reads
 // (bounded by LDAP_OPT_TIMEOUT), so there the socket is ready and the extra poll returns at once.
-
-struct SocketWait {
-    int wait_ms;             // longest one read or write may wait for the socket
-    bool timed_out = false;  // a wait expired: the server went silent
-};
 
 // True when the socket is ready for `events` within the wait; false when the wait expired.
 bool wait_for_socket(Sockbuf_IO_Desc* sbiod, short events) noexcept {
@@ -322,14 +333,7 @@ void no_op_on_close(LDAP*, Sockbuf*, ldap_conncb*) {}
 // ---------------------------------------------------------------------------------------------
 // One login attempt against one server
 
-// What happened on one server: a final answer (success or a failure that another server would
-// only repeat), or a server-level failure after which the next URL is tried.
-struct ServerOutcome {
-    bool server_failure = false;
-    bool timed_out = false;
-    AuthResult result;   // final answer
-    std::string detail;  // server-level failure: "<why>", without the URL
-};
+using ServerOutcome = Outcome<AuthResult>;
 
 ServerOutcome final_result(AuthFailure failure, std::string reason) {
     ServerOutcome o;
@@ -338,13 +342,9 @@ ServerOutcome final_result(AuthFailure failure, std::string reason) {
     return o;
 }
 
-ServerOutcome server_failure(int rc, std::string detail) {
-    ServerOutcome o;
-    o.server_failure = true;
-    o.timed_out = rc == LDAP_TIMEOUT;
-    o.detail = std::move(detail);
-    return o;
-}
+}  // namespace
+
+namespace detail {
 
 // The server's diagnostic message for the last operation on `ld` (AD puts its "data 52e" style
 // sub-codes there), printable, or "".
@@ -363,7 +363,6 @@ std::string describe(LDAP* ld, int rc) {
     return out;
 }
 
-// Errors that say "this server cannot serve right now", as opposed to an answer about the user.
 bool is_server_level(int rc) noexcept {
     return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT || rc == LDAP_UNAVAILABLE ||
            rc == LDAP_BUSY || rc == LDAP_LOCAL_ERROR;
@@ -397,8 +396,6 @@ std::optional<std::string> first_value(LDAP* ld, LDAPMessage* entry, const std::
     return std::string(v->bv_val, v->bv_len);
 }
 
-// memberOf-style values are group DNs: the group's name is the value of the first RDN
-// ("cn=Ops Team,ou=groups,..." -> "Ops Team"). A value that is not a DN is a name already.
 std::string group_name_from_value(const berval& value) {
     const std::string raw(value.bv_val, value.bv_len);
     if (raw.empty() || contains_nul(raw)) return raw;
@@ -411,18 +408,9 @@ std::string group_name_from_value(const berval& value) {
     return std::string(ava->la_value.bv_val, ava->la_value.bv_len);
 }
 
-class GroupList {
-public:
-    void add(std::string name) {
-        if (name.empty() || !seen_.insert(name).second) return;
-        names_.push_back(std::move(name));
-    }
-    std::vector<std::string> take() { return std::move(names_); }
+}  // namespace detail
 
-private:
-    std::set<std::string> seen_;
-    std::vector<std::string> names_;
-};
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // The TLS context
@@ -490,12 +478,6 @@ TlsContextBuild build_tls_context(const DirectorySettings& s) {
     return out;
 }
 
-// A Directory's context and its lock (the Directory's members, lent to one login).
-struct TlsSlot {
-    std::mutex& mutex;
-    std::shared_ptr<void>& context;
-};
-
 // The Directory's context, built now if it has none yet. The build runs under the lock:
 // threads that need it meanwhile wait for that one build instead of each parsing the CA file.
 // A failed build is not remembered: the next login tries again (and says why, if it fails).
@@ -510,6 +492,107 @@ TlsContextBuild shared_tls_context(const DirectorySettings& s, const TlsSlot& sl
     if (built.context) slot.context = built.context;
     return built;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A connection ready for searches
+
+}  // namespace
+
+namespace detail {
+
+std::optional<ConnectFailure> Connection::open(const std::string& url) {
+    const auto server_level = [](int rc, std::string detail) {
+        ConnectFailure f;
+        f.rc = rc;
+        f.detail = std::move(detail);
+        return f;
+    };
+    on_connect_ = ldap_conncb{&add_wait_layer, &no_op_on_close, &wait_};
+    LDAP* raw = nullptr;
+    int rc = ldap_initialize(&raw, url.c_str());
+    ld_.reset(raw);
+    if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
+    if (rc != LDAP_SUCCESS || !ld_) return server_level(rc, std::string("cannot initialise: ") + ldap_err2string(rc));
+    if (ldap_set_option(ld_.get(), LDAP_OPT_CONNECT_CB, &on_connect_) != LDAP_OPT_SUCCESS) {
+        ConnectFailure f;
+        f.internal = true;
+        f.detail = "cannot set the connect callback";
+        return f;
+    }
+    if (auto problem = set_options(url)) return problem;
+
+    LDAP* const ld = ld_.get();
+    if (s_.starttls && !ldap_is_ldaps_url(url.c_str())) {
+        // Required when configured: a failure moves on to the next server, never to plain text.
+        rc = ldap_start_tls_s(ld, nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) return server_level(rc, "StartTLS failed: " + describe(ld, rc));
+    }
+    if (!s_.bind_dn.empty()) {
+        rc = simple_bind(ld, s_.bind_dn, s_.bind_password);
+        if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
+        if (rc != LDAP_SUCCESS) {
+            return server_level(rc, "service bind as " + quoted(s_.bind_dn) + " failed: " + describe(ld, rc));
+        }
+    }
+    // Connected (and TLS established) by now, unless the first search is the first operation.
+    if (s_.starttls || !s_.bind_dn.empty()) connected();
+    return std::nullopt;
+}
+
+// Per-handle options only: the global (NULL-handle) options are shared by every thread.
+std::optional<ConnectFailure> Connection::set_options(const std::string& url) {
+    LDAP* const ld = ld_.get();
+    const auto failed = [](const std::string& what) {
+        ConnectFailure f;
+        f.internal = true;
+        f.detail = "cannot set " + what;
+        return f;
+    };
+    int version = LDAP_VERSION3;
+    if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS) {
+        return failed("the protocol version");
+    }
+    // A referral would send the user's password to a server nobody configured.
+    if (ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS) return failed("referrals off");
+    const timeval connect = to_timeval(s_.connect_timeout_ms);
+    if (ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &connect) != LDAP_OPT_SUCCESS) {
+        return failed("the connect timeout");
+    }
+    // Bounds the synchronous calls (binds, StartTLS) that take no timeout argument.
+    const timeval operation = to_timeval(s_.operation_timeout_ms);
+    if (ldap_set_option(ld, LDAP_OPT_TIMEOUT, &operation) != LDAP_OPT_SUCCESS) {
+        return failed("the operation timeout");
+    }
+
+    // ldap.conf may say otherwise; aliases are never followed to another entry.
+    int deref = LDAP_DEREF_NEVER;
+    if (ldap_set_option(ld, LDAP_OPT_DEREF, &deref) != LDAP_OPT_SUCCESS) return failed("alias dereferencing");
+
+    if (!ldap_is_ldaps_url(url.c_str()) && !s_.starttls) return std::nullopt;
+    // The context checks the certificate chain; the handle's own copy of this setting decides
+    // whether the host name is checked too (ldap_pvt_tls_check_hostname).
+    int require = s_.verify_cert ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
+    if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS) {
+        return failed("certificate checking");
+    }
+    const TlsContextBuild tls = shared_tls_context(s_, tls_);
+    if (!tls.context) {
+        if (tls.internal) return failed(tls.what);
+        ConnectFailure f;
+        f.rc = LDAP_LOCAL_ERROR;
+        f.detail = tls.what;
+        return f;
+    }
+    // The handle takes a reference of its own, which unbinding it gives back.
+    if (ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls.context.get()) != LDAP_OPT_SUCCESS) {
+        return failed("the TLS context");
+    }
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // The login
@@ -529,65 +612,30 @@ public:
     }
 
     ServerOutcome try_server(const std::string& url) const {
-        // Declared before the handle: unbinding removes the I/O layer that points at `wait`.
-        SocketWait wait{s_.connect_timeout_ms};
-        ldap_conncb on_connect{&add_wait_layer, &no_op_on_close, &wait};
-        LDAP* raw = nullptr;
-        const int rc = ldap_initialize(&raw, url.c_str());
-        LdapPtr ld(raw);
-        if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
-        if (rc != LDAP_SUCCESS || !ld) {
-            return server_failure(rc, std::string("cannot initialise: ") + ldap_err2string(rc));
-        }
-        if (ldap_set_option(ld.get(), LDAP_OPT_CONNECT_CB, &on_connect) != LDAP_OPT_SUCCESS) {
-            return final_result(AuthFailure::internal, prefix() + "cannot set the connect callback for " + url);
-        }
-        ServerOutcome outcome = run(ld.get(), wait, url);
-        if (outcome.server_failure && wait.timed_out) {
-            // libldap reports a read that our layer cut short as "Can't contact LDAP server".
-            outcome.timed_out = true;
-            outcome.detail += " (no answer within " + std::to_string(wait.wait_ms) + " ms)";
-        }
-        return outcome;
+        return on_server<AuthResult>(
+            s_, tls_, url, [&](Connection& connection) { return run(connection, url); },
+            [](std::string reason) { return final_result(AuthFailure::internal, std::move(reason)); });
     }
 
-    std::string prefix() const { return "ldap " + quoted(s_.name) + ": "; }
+    std::string prefix() const { return log_prefix(s_); }
 
 private:
-    // The steps of one login on a connected handle; `wait` is the handle's socket wait.
-    ServerOutcome run(LDAP* ld, SocketWait& wait, const std::string& url) const {
-        int rc = LDAP_SUCCESS;
-        if (auto problem = set_options(ld, url)) return std::move(*problem);
-
-        if (s_.starttls && !ldap_is_ldaps_url(url.c_str())) {
-            // Required when configured: a failure moves on to the next server, never to plain text.
-            rc = ldap_start_tls_s(ld, nullptr, nullptr);
-            if (rc != LDAP_SUCCESS) return server_failure(rc, "StartTLS failed: " + describe(ld, rc));
-        }
-
-        if (!s_.bind_dn.empty()) {
-            rc = simple_bind(ld, s_.bind_dn, s_.bind_password);
-            if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
-            if (rc != LDAP_SUCCESS) {
-                return server_failure(rc, "service bind as " + quoted(s_.bind_dn) + " failed: " + describe(ld, rc));
-            }
-        }
-
-        // Connected (and TLS established) by now, unless the search is the first operation.
-        if (s_.starttls || !s_.bind_dn.empty()) wait.wait_ms = s_.operation_timeout_ms;
+    // The steps of one login on a connection ready for the search.
+    ServerOutcome run(Connection& connection, const std::string& url) const {
+        LDAP* const ld = connection.get();
         timeval tv = to_timeval(s_.operation_timeout_ms);
         LDAPMessage* res = nullptr;
         // Size limit 2: one entry is the user, a second one is all it takes to be ambiguous.
-        rc = ldap_search_ext_s(ld, s_.base_dn.c_str(), ldap_scope(s_.scope), filter_.c_str(),
-                               const_cast<char**>(attributes_.data()), 0, nullptr, nullptr, &tv, 2, &res);
+        int rc = ldap_search_ext_s(ld, s_.base_dn.c_str(), ldap_scope(s_.scope), filter_.c_str(),
+                                   const_cast<char**>(attributes_.data()), 0, nullptr, nullptr, &tv, 2, &res);
         LdapMessagePtr result(res);
         if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
         if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-            return server_failure(
+            return server_failure<AuthResult>(
                 rc, "user search " + filter_ + " under " + quoted(s_.base_dn) + " failed: " + describe(ld, rc));
         }
 
-        wait.wait_ms = s_.operation_timeout_ms;
+        connection.connected();
         // Entries only: search references (AD returns them for its partitions) are not users.
         std::size_t count = 0;
         for (LDAPMessage* e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) ++count;
@@ -639,7 +687,7 @@ private:
             return final_result(AuthFailure::invalid_credentials, std::move(reason));
         }
         if (is_server_level(rc)) {
-            return server_failure(rc, "bind as " + quoted(found.dn) + " failed: " + describe(ld, rc));
+            return server_failure<AuthResult>(rc, "bind as " + quoted(found.dn) + " failed: " + describe(ld, rc));
         }
         if (rc != LDAP_SUCCESS) {
             // Locked, expired, unwilling to perform, ...: an answer about this user. Fail closed.
@@ -663,50 +711,6 @@ private:
         attributes_.push_back(const_cast<char*>(name.c_str()));
     }
 
-    // Per-handle options only: the global (NULL-handle) options are shared by every thread.
-    std::optional<ServerOutcome> set_options(LDAP* ld, const std::string& url) const {
-        const auto failed = [&](const char* what) {
-            return final_result(AuthFailure::internal, prefix() + "cannot set " + what + " for " + url);
-        };
-        int version = LDAP_VERSION3;
-        if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS) {
-            return failed("the protocol version");
-        }
-        // A referral would send the user's password to a server nobody configured.
-        if (ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS) return failed("referrals off");
-        const timeval connect = to_timeval(s_.connect_timeout_ms);
-        if (ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &connect) != LDAP_OPT_SUCCESS) {
-            return failed("the connect timeout");
-        }
-        // Bounds the synchronous calls (binds, StartTLS) that take no timeout argument.
-        const timeval operation = to_timeval(s_.operation_timeout_ms);
-        if (ldap_set_option(ld, LDAP_OPT_TIMEOUT, &operation) != LDAP_OPT_SUCCESS) {
-            return failed("the operation timeout");
-        }
-
-        // ldap.conf may say otherwise; aliases are never followed to another entry.
-        int deref = LDAP_DEREF_NEVER;
-        if (ldap_set_option(ld, LDAP_OPT_DEREF, &deref) != LDAP_OPT_SUCCESS) return failed("alias dereferencing");
-
-        if (!ldap_is_ldaps_url(url.c_str()) && !s_.starttls) return std::nullopt;
-        // The context checks the certificate chain; the handle's own copy of this setting decides
-        // whether the host name is checked too (ldap_pvt_tls_check_hostname).
-        int require = s_.verify_cert ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS) {
-            return failed("certificate checking");
-        }
-        const TlsContextBuild tls = shared_tls_context(s_, tls_);
-        if (!tls.context) {
-            if (tls.internal) return failed(tls.what.c_str());
-            return server_failure(LDAP_LOCAL_ERROR, tls.what);
-        }
-        // The handle takes a reference of its own, which unbinding it gives back.
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls.context.get()) != LDAP_OPT_SUCCESS) {
-            return failed("the TLS context");
-        }
-        return std::nullopt;
-    }
-
     // %u is the directory's spelling of the name (memberUid values are case-sensitive).
     std::optional<ServerOutcome> search_groups(LDAP* ld, const DirectoryUser& user, GroupList& groups) const {
         auto filter = expand_filter(s_.group_filter, user.user, user.dn);
@@ -724,7 +728,7 @@ private:
         if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
         // A server-side size limit leaves a partial list: fewer groups can only deny, never grant.
         if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-            return server_failure(
+            return server_failure<AuthResult>(
                 rc, "group search " + *filter + " under " + quoted(s_.group_base) + " failed: " + describe(ld, rc));
         }
         for (LDAPMessage* e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
@@ -759,7 +763,7 @@ AuthResult refuse(const std::string& prefix, AuthFailure failure, std::string wh
 
 AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t>& preferred, const TlsSlot& tls,
                              std::string_view user, std::string_view password) {
-    const std::string prefix = "ldap " + quoted(s.name) + ": ";
+    const std::string prefix = log_prefix(s);
     // All before any network I/O. A simple bind with a DN and an empty password is an
     // "unauthenticated bind" that many servers accept as anonymous: never a login.
     if (user.empty()) return refuse(prefix, AuthFailure::invalid_credentials, "empty user name refused");
@@ -789,22 +793,12 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
 
     const SigpipeBlock no_sigpipe;
     const Login login(s, tls, user, password, std::move(*filter));
-    const std::size_t n = s.urls.size();
-    std::size_t start = preferred.load(std::memory_order_relaxed);
-    if (start >= n) start = 0;
     std::string failures;
     bool last_timed_out = false;
-    for (std::size_t k = 0; k < n; ++k) {
-        const std::size_t index = (start + k) % n;
-        ServerOutcome outcome = login.try_server(s.urls[index]);
-        if (!outcome.server_failure) {
-            if (index != start) preferred.store(index, std::memory_order_relaxed);
-            return std::move(outcome.result);
-        }
-        last_timed_out = outcome.timed_out;
-        if (!failures.empty()) failures += "; ";
-        failures += s.urls[index] + ": " + outcome.detail;
-    }
+    auto answer = first_answer<AuthResult>(
+        s.urls, preferred, [&](const std::string& url) { return login.try_server(url); }, failures, last_timed_out);
+    if (answer) return std::move(*answer);
+    const std::size_t n = s.urls.size();
     return refuse(
         prefix, last_timed_out ? AuthFailure::timeout : AuthFailure::unavailable,
         (n == 1 ? "server unavailable for user " : "no server available for user ") + quoted(user) + ": " + failures);
@@ -880,6 +874,18 @@ std::optional<std::string> settings_error(const DirectorySettings& s) noexcept {
                 return named("group_name_attribute", s.group_name_attribute, "not an attribute name");
             }
         }
+        if (!is_attribute_name(s.group_member_attribute)) {
+            return named("group_member_attribute", s.group_member_attribute, "not an attribute name");
+        }
+
+        if (!s.import_filter.empty()) {
+            if (contains_nul(s.import_filter)) return std::string("import_filter: contains a NUL byte");
+            if (auto error = filter_syntax_error(s.import_filter)) return "import_filter: " + *error;
+        }
+        if (s.import_page_size < 1 || s.import_page_size > kMaxImportPageSize) {
+            return "import_page_size: must be between 1 and " + std::to_string(kMaxImportPageSize);
+        }
+        if (s.import_max_users < 1) return std::string("import_max_users: must be at least 1");
         return std::nullopt;
     } catch (const std::bad_alloc&) {
         return std::string("out of memory");

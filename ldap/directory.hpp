@@ -40,8 +40,18 @@ struct DirectorySettings {
     std::string group_filter = "(member=%D)";  // %D = the user's DN, %u = DirectoryUser::user
     std::string group_name_attribute = "cn";
     int connect_timeout_ms = 5000;     // TCP connect, and each wait of the TLS handshake
-    int operation_timeout_ms = 10000;  // each bind/search/StartTLS
+    int operation_timeout_ms = 10000;  // each bind/search/StartTLS, and each page of an import
+
+    // Directory import (Directory::import_users).
+    std::string import_filter;               // empty: "(<email_attribute>=*)"
+    int import_page_size = 500;              // entries per page of the paged search, 1..kMaxImportPageSize
+    std::size_t import_max_users = 1000000;  // more matching entries than this: the import fails
+    // With group_base: the attribute of a group that lists its members (member, uniqueMember:
+    // DNs; memberUid: user names, see import_users()).
+    std::string group_member_attribute = "member";
 };
+
+constexpr int kMaxImportPageSize = 10000;
 
 // The CA bundle used when ca_file is empty. libldap's GnuTLS backend has no "system store" of
 // its own: without a CA file it trusts nothing (or whatever /etc/ldap/ldap.conf says), so we
@@ -62,6 +72,17 @@ struct DirectoryUser {
     std::string dn, user, email, display_name;
     std::vector<std::string> groups;
     std::string server_url;  // the server that authenticated the user
+};
+
+// What one directory import read. On failure (ok == false) `users` is empty: an import never
+// gives a partial list, so the caller keeps the previous one.
+struct ImportResult {
+    bool ok = false;
+    std::vector<DirectoryUser> users;  // server_url empty in each (the one server is below)
+    std::size_t skipped = 0;           // entries without an e-mail value (not users of the directory)
+    std::size_t pages = 0;             // pages the searches took (users and groups), also on failure
+    std::string server_url;            // the server that answered (empty on failure)
+    std::string reason;                // one log-ready sentence: a summary, or why it failed
 };
 
 enum class AuthFailure {
@@ -102,6 +123,35 @@ public:
     // operation_timeout_ms. SIGPIPE from a dropped connection is blocked in the calling thread
     // for the call's duration.
     AuthResult authenticate(std::string_view user, std::string_view password) const noexcept;
+
+    // Reads every entry under base_dn/scope that matches import_filter, as the service account
+    // (or anonymously), with RFC 2696 simple paged results (import_page_size entries a page, so a
+    // server-side size limit for plain searches does not cut the list). Thread-safe and
+    // blocking, with the same TLS context, failover and timeouts as authenticate() (each page is
+    // one operation). Per entry: dn; email = first email_attribute value as stored (entries
+    // without one are counted in `skipped`, not returned); user = first user_attribute value
+    // (the e-mail when the entry has none); display_name = first name_attribute value.
+    //
+    // Groups:
+    // - group_base empty: the group_attribute (memberOf) values of each entry, named as in
+    //   authenticate() (a DN gives the value of its first RDN, anything else is the name).
+    // - group_base set: ONE paged search under group_base (subtree) for
+    //   "(<group_member_attribute>=*)", reading group_name_attribute (the group's name; its first
+    //   RDN value when absent) and group_member_attribute. A user is in a group when one of the
+    //   group's member values equals
+    //     * the user's `user` value, exactly, when group_filter has %u and no %D (posixGroup
+    //       memberUid style);
+    //     * otherwise the user's DN, compared as DNs: parsed and written back in LDAPv3 form
+    //       (so "uid=a, ou=x" equals "uid=a,ou=x" and escapes are canonical), then compared
+    //       without regard to ASCII case.
+    //   group_filter itself is not sent: it only says which of the two member styles applies.
+    //
+    // Fails (ok false, no users) when: a page fails (size or time limit hit on the server,
+    // paging refused, a cookie the server no longer knows, no answer within the timeout),
+    // a page comes without its paged-results control, more than import_max_users entries (or
+    // groups) match, or the service bind is refused. A failure on one server moves on to the
+    // next URL, starting the import from scratch; `reason` names each server and the step.
+    ImportResult import_users() const noexcept;
 
 private:
     DirectorySettings settings_;

@@ -1,5 +1,6 @@
 // settings_error() and Directory::authenticate() against a real slapd started from a temp dir.
 #include "ldap/directory.hpp"
+#include "t/support/slapd.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,89 +36,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr char kSlapd[] = "/usr/sbin/slapd";
-constexpr char kLdapAdd[] = "/usr/bin/ldapadd";
-constexpr char kOpenSsl[] = "/usr/bin/openssl";
-constexpr char kSuffix[] = "dc=example,dc=test";
-constexpr char kRootDn[] = "cn=admin,dc=example,dc=test";
-constexpr char kRootPassword[] = "admin-secret";
+using testing::bound_socket;
+using testing::closed_port;
+using testing::read_file;
+using testing::Resume;
+using testing::Slapd;
+using testing::url_for;
+using testing::write_file;
+constexpr const char* kSuffix = testing::kSlapdSuffix;
 constexpr char kReaderDn[] = "cn=reader,dc=example,dc=test";
 constexpr char kReaderPassword[] = "reader-secret";
 constexpr char kAlicePassword[] = "alice-pw";
 
 // ---------------------------------------------------------------------------------------------
-// Processes and sockets
-
-// fork + exec with stdout/stderr to `log`. The child dies with the test process (PDEATHSIG),
-// so a crashed test leaves no slapd behind.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid != 0) return pid;
-    // Child: async-signal-safe calls only.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(126);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    execv(argv[0], argv.data());
-    _exit(127);
-}
-
-int run(const std::vector<std::string>& args, const std::string& log) {
-    const pid_t pid = spawn(args, log);
-    if (pid < 0) return -1;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_file(const std::filesystem::path& p, const std::string& content) {
-    std::ofstream(p) << content;
-}
-
-int bound_socket(int& port) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        close(fd);
-        return -1;
-    }
-    port = ntohs(addr.sin_port);
-    return fd;
-}
-
-// A port nothing listens on (the kernel picked it free; it is closed again at once).
-int closed_port() {
-    int port = 0;
-    const int fd = bound_socket(port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
-std::string url_for(int port, const char* scheme = "ldap") {
-    return std::string(scheme) + "://127.0.0.1:" + std::to_string(port) + "/";
-}
+// Test servers that misbehave
 
 // Listens but never answers: connections complete in the kernel's backlog, so a client that
 // connects hangs until its own timeout, and the test can count the connections made.
@@ -281,187 +213,6 @@ objectClass: groupOfNames
 cn: odd
 member: uid=eve(x)*,ou=people,dc=example,dc=test
 )";
-
-// One slapd on 127.0.0.1 with a plain port (StartTLS available) and an ldaps port, a test CA,
-// and the entries above. Killed by PID when destroyed.
-class Slapd {
-public:
-    ~Slapd() { stop(); }
-
-    // Empty on success, else what went wrong (with slapd's log).
-    std::string start() {
-        char tmpl[] = "/tmp/sso-ldap-test-XXXXXX";
-        if (!mkdtemp(tmpl)) return "mkdtemp failed";
-        dir_ = tmpl;
-        std::filesystem::create_directory(dir_ / "db");
-        if (auto error = make_certificates(); !error.empty()) return error;
-
-        port_ = closed_port();
-        ldaps_port_ = closed_port();
-        const std::string d = dir_.string();
-        write_file(dir_ / "slapd.conf",
-                   "include /etc/ldap/schema/core.schema\n"
-                   "include /etc/ldap/schema/cosine.schema\n"
-                   "include /etc/ldap/schema/inetorgperson.schema\n"
-                   "pidfile " +
-                       d +
-                       "/slapd.pid\n"
-                       "argsfile " +
-                       d +
-                       "/slapd.args\n"
-                       "modulepath /usr/lib/ldap\n"
-                       "moduleload back_mdb\n"
-                       "moduleload memberof\n"
-                       "TLSCACertificateFile " +
-                       d +
-                       "/ca.pem\n"
-                       "TLSCertificateFile " +
-                       d +
-                       "/server.pem\n"
-                       "TLSCertificateKeyFile " +
-                       d +
-                       "/server.key\n"
-                       "access to attrs=userPassword by self write by anonymous auth by * none\n"
-                       "access to * by * read\n"
-                       "database mdb\n"
-                       "maxsize 16777216\n"
-                       "suffix \"" +
-                       std::string(kSuffix) +
-                       "\"\n"
-                       "rootdn \"" +
-                       std::string(kRootDn) +
-                       "\"\n"
-                       "rootpw " +
-                       std::string(kRootPassword) +
-                       "\n"
-                       "directory " +
-                       d +
-                       "/db\n"
-                       "overlay memberof\n");
-        pid_ = spawn({kSlapd, "-d", "0", "-f", d + "/slapd.conf", "-h", url() + " " + ldaps_url()}, log());
-        if (pid_ < 0) return "fork failed";
-        if (auto error = wait_until_ready(); !error.empty()) return error + "\n" + read_file(log());
-
-        write_file(dir_ / "entries.ldif", kEntries);
-        if (run({kLdapAdd, "-x", "-H", url(), "-D", kRootDn, "-w", kRootPassword, "-f", d + "/entries.ldif"}, log()) !=
-            0) {
-            return "ldapadd failed\n" + read_file(log());
-        }
-        return {};
-    }
-
-    void stop() {
-        if (pid_ > 0) {
-            kill(pid_, SIGCONT);
-            kill(pid_, SIGTERM);
-            const auto deadline = Clock::now() + milliseconds(3000);
-            int status = 0;
-            while (waitpid(pid_, &status, WNOHANG) == 0) {
-                if (Clock::now() > deadline) {
-                    kill(pid_, SIGKILL);
-                    waitpid(pid_, &status, 0);
-                    break;
-                }
-                std::this_thread::sleep_for(milliseconds(5));
-            }
-            pid_ = -1;
-        }
-        if (!dir_.empty()) {
-            std::error_code ignored;
-            std::filesystem::remove_all(dir_, ignored);
-            dir_.clear();
-        }
-    }
-
-    // kill() only queues SIGSTOP: wait until every slapd thread has actually stopped, or a
-    // request sent right after could still be answered.
-    void pause() const {
-        kill(pid_, SIGSTOP);
-        int status = 0;
-        while (waitpid(pid_, &status, WUNTRACED) == pid_ && !WIFSTOPPED(status)) {
-        }
-    }
-    void resume() const { kill(pid_, SIGCONT); }
-
-    std::string url() const { return url_for(port_); }
-    std::string ldaps_url() const { return url_for(ldaps_port_, "ldaps"); }
-    std::string dir() const { return dir_.string(); }
-    std::string ca_file() const { return (dir_ / "ca.pem").string(); }
-    std::string other_ca_file() const { return (dir_ / "other-ca.pem").string(); }
-
-private:
-    std::string log() const { return (dir_ / "log").string(); }
-
-    std::string make_certificates() {
-        const std::string d = dir_.string();
-        write_file(dir_ / "server.ext",
-                   "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-        const auto ca = [&](const std::string& name) {
-            return run({kOpenSsl,
-                        "req",
-                        "-x509",
-                        "-newkey",
-                        "ec",
-                        "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1",
-                        "-nodes",
-                        "-keyout",
-                        d + "/" + name + ".key",
-                        "-out",
-                        d + "/" + name + ".pem",
-                        "-days",
-                        "2",
-                        "-subj",
-                        "/CN=nginx-sso test " + name,
-                        "-addext",
-                        "basicConstraints=critical,CA:TRUE",
-                        "-addext",
-                        "keyUsage=critical,keyCertSign,cRLSign"},
-                       log());
-        };
-        if (ca("ca") != 0 || ca("other-ca") != 0) return "openssl: CA certificates\n" + read_file(log());
-        if (run({kOpenSsl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                 d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
-                log()) != 0 ||
-            run({kOpenSsl, "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
-                 "-set_serial", "2", "-days", "2", "-extfile", d + "/server.ext", "-out", d + "/server.pem"},
-                log()) != 0) {
-            return "openssl: server certificate\n" + read_file(log());
-        }
-        return {};
-    }
-
-    // Polls (connect + a root DSE search) until slapd answers; no fixed sleeps.
-    std::string wait_until_ready() const {
-        const auto deadline = Clock::now() + milliseconds(10000);
-        while (Clock::now() < deadline) {
-            int status = 0;
-            if (waitpid(pid_, &status, WNOHANG) == pid_) return "slapd exited during startup";
-            LDAP* raw = nullptr;
-            if (ldap_initialize(&raw, url().c_str()) == LDAP_SUCCESS) {
-                int version = LDAP_VERSION3;
-                ldap_set_option(raw, LDAP_OPT_PROTOCOL_VERSION, &version);
-                timeval tv{1, 0};
-                ldap_set_option(raw, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-                LDAPMessage* res = nullptr;
-                char no_attributes[] = "1.1";
-                char* attrs[] = {no_attributes, nullptr};
-                const int rc = ldap_search_ext_s(raw, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr,
-                                                 nullptr, &tv, 1, &res);
-                if (res) ldap_msgfree(res);
-                ldap_unbind_ext_s(raw, nullptr, nullptr);
-                if (rc == LDAP_SUCCESS) return {};
-            }
-            std::this_thread::sleep_for(milliseconds(10));  // poll interval
-        }
-        return "slapd did not answer within 10 s";
-    }
-
-    std::filesystem::path dir_;
-    pid_t pid_ = -1;
-    int port_ = 0;
-    int ldaps_port_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers for results
@@ -689,7 +440,9 @@ protected:
         // (nginx ignores SIGPIPE too).
         signal(SIGPIPE, SIG_IGN);
         slapd_ = new Slapd;
-        startup_error_ = new std::string(slapd_->start());
+        testing::SlapdOptions options;
+        options.entries = kEntries;
+        startup_error_ = new std::string(slapd_->start(options));
     }
     static void TearDownTestSuite() {
         delete slapd_;  // kills slapd by PID, removes its directory
@@ -853,12 +606,6 @@ TEST_F(LdapDirectoryTest, LaterCallsStartAtTheServerThatAnswered) {
     }
     EXPECT_EQ(hung.take_connections(), 0) << "the hung server was tried again";
 }
-
-// Resumes a SIGSTOPped slapd even when an assertion fails half-way.
-struct Resume {
-    const Slapd& slapd;
-    ~Resume() { slapd.resume(); }
-};
 
 TEST_F(LdapDirectoryTest, StoppedServerTimesOut) {
     DirectorySettings with_service = settings();
