@@ -19,4 +19,22 @@ SessionRecord identity_from_directory(const ldap::DirectoryUser& user, std::stri
     return r;
 }
 
+SessionRecord identity_from_internal(const InternalUser& user, std::string_view source) {
+    SessionRecord r;
+    r.user = encode_header_value(user.user);
+    r.email = encode_header_value(user.email);
+    r.display_name = encode_header_value(user.display_name);
+    r.groups.reserve(user.groups.size());
+    for (const auto& group : user.groups) r.groups.push_back(encode_header_value(group));
+    for (const auto& a : user.attributes) {
+        Attribute& out = r.attributes.emplace_back();
+        out.name = a.name;
+        for (const auto& v : a.values) out.values.push_back(encode_header_value(v));
+    }
+    r.auth_method = "internal";
+    r.idp = encode_header_value(source);
+    r.source = std::string(source);
+    return r;
+}
+
 }  // namespace sso

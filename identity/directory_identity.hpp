@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "identity/users_file.hpp"
 #include "ldap/directory.hpp"
 #include "session/session_record.hpp"
 
@@ -13,5 +14,9 @@ namespace sso {
 // auth_method is "ldap", idp names the directory block; the entry's DN is the attribute "dn".
 // Scope and times are the caller's.
 SessionRecord identity_from_directory(const ldap::DirectoryUser& user, std::string_view directory);
+
+// An internal account of a users file (sso_sources ... users): auth_method "internal", idp and
+// source name the source; its attr.NAME fields become attributes.
+SessionRecord identity_from_internal(const InternalUser& user, std::string_view source);
 
 }  // namespace sso

@@ -6,6 +6,7 @@
 #include "identity/attribute_map.hpp"
 #include "module/counters.hpp"
 #include "module/flows.hpp"
+#include "module/sources.hpp"
 #include "module/handlers.hpp"
 #include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
@@ -173,6 +174,7 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             return;
         }
         SessionRecord record = identity_from_assertion(assertion.value(), scf->rt->attributes);
+        apply_sources(r, record, SourceKind::saml, assertion->idp);
         if (record.user.empty()) {
             refuse(r, ctx, NGX_HTTP_FORBIDDEN, "the attribute mapped to the user name is missing or empty");
             finish(r);

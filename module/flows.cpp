@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "module/http_util.hpp"
+#include "module/sources.hpp"
 #include "session/cookie.hpp"
 #include "session/form.hpp"
 #include "session/return_target.hpp"
@@ -87,6 +88,14 @@ void session_loaded(void* data, StoreReply reply) noexcept {
             log_reason(r, NGX_LOG_INFO, "session cookie issued by another server block; ignored");
         } else if (session->expires <= ngx_time()) {
             // the store expires it too; this only covers a clock step between the two
+        } else if (removed_from_source(r, *session)) {
+            // The directory dropped the user at its last import: the session ends with it.
+            log_reason(r, NGX_LOG_NOTICE,
+                       "session of " + std::string(session->email) + " ended: no longer in source \"" +
+                           std::string(session->source) + "\"");
+            if (auto cookie = request_cookie(r, scf->rt->cookie.name))
+                main_conf(r)->store->remove(
+                    Table::sessions, *cookie, [](void*, StoreReply) noexcept {}, nullptr);
         } else if (!set_identity(r, ctx, *session, loc_conf(r)->groups_separator)) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

@@ -127,6 +127,7 @@ bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& ses
     id.groups = joined(r->pool, session.groups, sv(sep));
     id.auth_method = in_pool(session.auth_method);
     id.idp = in_pool(session.idp);
+    id.source = in_pool(session.source);
     id.attributes = {session.attributes.size(),
                      reinterpret_cast<u_char*>(const_cast<char*>(session.attributes.data()))};
     id.attribute_count = session.attribute_count;
@@ -187,6 +188,7 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
         {"sso_groups", offsetof(Identity, groups)},
         {"sso_auth_method", offsetof(Identity, auth_method)},
         {"sso_idp", offsetof(Identity, idp)},
+        {"sso_source", offsetof(Identity, source)},
     };
     for (const auto& def : vars) {
         ngx_str_t name{std::strlen(def.name), reinterpret_cast<u_char*>(const_cast<char*>(def.name))};

@@ -6,6 +6,7 @@
 #include "identity/directory_identity.hpp"
 #include "module/conf_util.hpp"
 #include "module/flows.hpp"
+#include "module/sources.hpp"
 #include "module/http_util.hpp"
 #include "saml/base64.hpp"
 
@@ -14,9 +15,40 @@ namespace {
 
 constexpr std::size_t kMaxBasicCredentials = 4096;
 
+// An internal account (sso_internal_users) that has a password decides alone: a wrong password
+// is wrong, not a reason to ask the directory. Argon2 and PBKDF2 are slow on purpose, which is
+// why this runs in the thread too.
+bool check_internal(LdapJob& job) {
+    const SourceConf* source = job.internal;
+    const InternalUser* u = source ? source->users->by_login(job.user) : nullptr;
+    if (!u || !u->password) return false;
+    const std::string who = "internal account \"" + u->user + "\" (source " + source->name + ")";
+    if (u->password->verify(job.password)) {
+        job.internal_user = u;
+        job.result.user.emplace();
+        job.result.user->server_url = "the users file";
+        job.result.reason = who + " signed in";
+    } else {
+        job.result.failure = ldap::AuthFailure::invalid_credentials;
+        job.result.reason = "wrong password for " + who;
+    }
+    return true;
+}
+
 // Runs in a pool thread: touches nothing but the job.
 void run_check(void* data, ngx_log_t*) {
     LdapJob* job = *static_cast<LdapJob**>(data);
+    try {
+        if (check_internal(*job)) return;
+        if (!job->directory->directory) {
+            job->result.failure = ldap::AuthFailure::invalid_credentials;
+            job->result.reason = "no internal account with a password signs in as \"" + job->user + "\"";
+            return;
+        }
+    } catch (...) {
+        job->result.failure = ldap::AuthFailure::internal;
+        return;
+    }
     job->result = job->directory->directory->authenticate(job->user, job->password);
 }
 
@@ -191,6 +223,7 @@ LdapJob* new_directory_check(ngx_http_request_t* r, const LdapDirectoryConf& d, 
     try {
         job->r = r;
         job->directory = &d;
+        job->internal = loc_conf(r)->internal_users;
         job->user = user;
         job->password = password;
         job->done = done;
@@ -252,7 +285,14 @@ void decide_directory_failure(ngx_http_request_t* r, RequestCtx* ctx, const Ldap
 
 std::string directory_session(ngx_http_request_t* r, const LdapJob& job, std::int64_t expires) noexcept {
     try {
-        SessionRecord record = identity_from_directory(*job.result.user, job.directory->name);
+        SessionRecord record;
+        if (job.internal_user) {
+            record = identity_from_internal(*job.internal_user, job.internal->name);
+            apply_sources(r, record, SourceKind::users, job.internal->name);
+        } else {
+            record = identity_from_directory(*job.result.user, job.directory->name);
+            apply_sources(r, record, SourceKind::ldap, job.directory->name);
+        }
         record.scope = srv_conf(r)->rt->scope;
         record.created = record.last_seen = ngx_time();
         record.expires = expires;

@@ -4,10 +4,13 @@
 
 #include <string>
 
+#include "identity/users_file.hpp"
 #include "module/request_ctx.hpp"
 #include "module/sso_conf.hpp"
 
 namespace sso::ngx {
+
+struct SourceConf;
 
 struct LdapJob;
 using LdapDone = void (*)(ngx_http_request_t* r, LdapJob& job) noexcept;
@@ -16,7 +19,9 @@ using LdapDone = void (*)(ngx_http_request_t* r, LdapJob& job) noexcept;
 // while the request waits, read on the event loop afterwards.
 struct LdapJob {
     ngx_http_request_t* r = nullptr;
-    const LdapDirectoryConf* directory = nullptr;
+    const LdapDirectoryConf* directory = nullptr;  // its `directory` is null for internal accounts only
+    const SourceConf* internal = nullptr;          // sso_internal_users: checked before the directory
+    const InternalUser* internal_user = nullptr;   // set when an internal account's password matched
     std::string user, password;
     ldap::AuthResult result;
     LdapDone done = nullptr;

@@ -25,6 +25,7 @@ struct MetadataStatus {
     std::int64_t loaded_at = 0;
     std::optional<std::int64_t> valid_until;
     bool signature_verified = false;
+    std::string signer;    // subject of sso_idp_metadata_certificate when the signature was checked
     bool expired = false;  // validUntil passed with no fresh copy: SAML sign-in is off
     // URL only
     std::string cache_file;

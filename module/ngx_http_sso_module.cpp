@@ -19,7 +19,9 @@
 #include "module/request_ctx.hpp"
 #include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
+#include "module/sources.hpp"
 #include "module/sso_conf.hpp"
+#include "module/user_directory_zone.hpp"
 #include "saml/idp_metadata.hpp"
 #include "saml/idp_metadata_loader.hpp"
 
@@ -28,6 +30,8 @@ namespace {
 
 constexpr std::size_t kDefaultZoneSize = 10 * 1024 * 1024;
 constexpr std::size_t kDefaultReplayZoneSize = 4 * 1024 * 1024;
+// About 250 bytes a user, and room for two snapshots while an import swaps: ~60,000 users.
+constexpr std::size_t kDefaultDirectoryZoneSize = 32 * 1024 * 1024;
 
 // --- directives --------------------------------------------------------------------------
 
@@ -212,10 +216,15 @@ ngx_command_t kCommands[] = {
      offsetof(MainConf, replay_zone), nullptr},
     {ngx_string("sso_ldap_directory"), NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_TAKE1, ldap_directory_block,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_sources"), NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, sources_block,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("sso_directory_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_size_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, directory_zone_size), nullptr},
     {ngx_string("sso_ldap_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
      NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name), nullptr},
     {ngx_string("sso"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(enable)},
     {ngx_string("sso_ldap"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(ldap_name)},
+    {ngx_string("sso_internal_users"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(internal_users_name)},
     {ngx_string("sso_require"), kLoc | NGX_CONF_1MORE, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_idp"), kLoc | NGX_CONF_1MORE, set_idp, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_require_match"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
@@ -296,7 +305,9 @@ ngx_command_t kCommands[] = {
 
 void* create_main_conf(ngx_conf_t* cf) noexcept {
     auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
-    if (mcf) redis_create_conf(mcf->redis);
+    if (!mcf) return nullptr;
+    redis_create_conf(mcf->redis);
+    mcf->directory_zone_size = NGX_CONF_UNSET_SIZE;
     return mcf;
 }
 
@@ -334,7 +345,20 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
     if (char* rc = redis_init_conf(cf, mcf); rc != NGX_CONF_OK) return rc;
-    if (mcf->ldap) {
+    ngx_conf_init_size_value(mcf->directory_zone_size, kDefaultDirectoryZoneSize);
+    if (mcf->directory_zone_size < 64 * ngx_pagesize)
+        return conf_error(cf, "\"sso_directory_zone\": " + std::to_string(mcf->directory_zone_size) +
+                                  " bytes is too small (at least " + std::to_string(64 * ngx_pagesize) + ")");
+    if (mcf->sources && !mcf->sources->imported_names.empty()) {
+        // Imported users, shared by every worker and kept across reloads.
+        ngx_str_t name = ngx_string("sso_directory");
+        mcf->sources->zone = ngx_shared_memory_add(cf, &name, mcf->directory_zone_size, &ngx_http_sso_module);
+        if (!mcf->sources->zone) return static_cast<char*>(NGX_CONF_ERROR);
+        mcf->sources->zone->init = DirectoryZone::init_zone;
+        mcf->sources->zone->data = &mcf->sources->imported_names;
+        if (!use_thread_pool(cf, mcf)) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    if (mcf->ldap || mcf->sources) {  // password sign-ins (directories, internal accounts)
         if (!use_thread_pool(cf, mcf)) return static_cast<char*>(NGX_CONF_ERROR);
         unsigned char secret[32];
         if (RAND_bytes(secret, sizeof secret) != 1)
@@ -479,6 +503,7 @@ char* load_from_url(ngx_conf_t* cf, SrvConf* c, ServerRuntime* rt, SpSettings s,
     status.loaded_at = now;
     status.valid_until = load.info.valid_until;
     status.signature_verified = load.info.signature_verified;
+    if (load.info.signature_verified) status.signer = certificate_subject(config.trust.certificate_pem);
     status.next_refresh =
         now + next_refresh_delay(c->idp_metadata_refresh, &load.info, now, status.loaded_from == "cache");
     rt->metadata = pool_new<MetadataSource>(cf->pool, rt, std::move(status), std::move(config), std::move(load.xml),
@@ -596,6 +621,7 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
     status.loaded_at = now;
     status.valid_until = info->valid_until;
     status.signature_verified = info->signature_verified;
+    if (info->signature_verified) status.signer = certificate_subject(trust.certificate_pem);
     rt->metadata = pool_new<MetadataSource>(cf->pool, rt, std::move(status));
     return add_metadata_source(cf, rt->metadata);
 }
@@ -656,6 +682,24 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     return c;
 }
 
+// The password check of a location whose only accounts are internal ones: a directory block
+// without a directory, made once per users source.
+const LdapDirectoryConf* internal_password_check(ngx_conf_t* cf, MainConf* mcf, const SourceConf& s) noexcept {
+    try {
+        const std::string name = "users:" + s.name;
+        if (!mcf->ldap && !(mcf->ldap = pool_new<LdapDirectories>(cf->pool))) return nullptr;
+        if (const LdapDirectoryConf* d = mcf->ldap->find(name)) return d;
+        auto d = std::make_unique<LdapDirectoryConf>();
+        d->name = name;
+        d->realm = s.name;
+        d->challenge = "Basic realm=\"" + d->realm + "\", charset=\"UTF-8\"";
+        mcf->ldap->list.push_back(std::move(d));
+        return mcf->ldap->list.back().get();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* prev = static_cast<LocConf*>(parent);
     auto* c = static_cast<LocConf*>(child);
@@ -684,6 +728,17 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
         c->ldap = mcf->ldap ? mcf->ldap->find(sv(c->ldap_name)) : nullptr;
         if (!c->ldap) return conf_error(cf, "\"sso_ldap\": no sso_ldap_directory named \"" + str(c->ldap_name) + "\"");
     }
+    ngx_conf_merge_str_value(c->internal_users_name, prev->internal_users_name, "off");
+    c->internal_users = nullptr;
+    if (sv(c->internal_users_name) != "off") {
+        auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));
+        const SourceConf* s = mcf->sources ? mcf->sources->find(sv(c->internal_users_name)) : nullptr;
+        if (!s || s->kind != SourceKind::users)
+            return conf_error(cf, "\"sso_internal_users\": no users source named \"" + str(c->internal_users_name) +
+                                      "\" in sso_sources");
+        c->internal_users = s;
+        if (!c->ldap && !(c->ldap = internal_password_check(cf, mcf, *s))) return static_cast<char*>(NGX_CONF_ERROR);
+    }
     if (c->login == login_ldap && !c->ldap)
         return conf_error(cf, "\"sso_login ldap\" needs \"sso_ldap\" naming a directory");
     return merge_jwt_conf(cf, &prev->jwt, &c->jwt);
@@ -701,12 +756,13 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (!h) return NGX_ERROR;
     *h = [](ngx_http_request_t* r) -> ngx_int_t { return access_handler(r); };
-    return NGX_OK;
+    return check_saml_sources(cf);
 }
 
-// Each worker keeps its servers' IdP metadata fresh.
+// Each worker keeps its servers' IdP metadata fresh and runs the directory imports that are due.
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sso_module));
+    start_imports(cycle);
     if (!mcf || !mcf->metadata_sources) return NGX_OK;
     auto** sources = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
     for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) sources[i]->start(cycle, mcf->thread_pool);

@@ -15,6 +15,7 @@ namespace sso::ngx {
 // per request; attributes stay in their stored list form until a $sso_attr_* asks for one.
 struct Identity {
     ngx_str_t user, email, name, groups, auth_method, idp;
+    ngx_str_t source;  // the identity source (sso_sources) the values came from
     ngx_str_t attributes;
     ngx_uint_t attribute_count;
     ngx_str_t group_list;  // the groups in their stored list form, for sso_require

@@ -22,6 +22,8 @@ namespace sso::ngx {
 class ShmStore;
 class MetadataSource;
 class RedisStore;
+struct Sources;
+struct SourceConf;
 
 // `sso_redis` and its settings (module/redis_store.hpp): plain, for the slot helpers.
 struct RedisSettings {
@@ -61,6 +63,8 @@ struct LdapDirectoryConf {
 };
 inline constexpr time_t kMaxFailureCacheTtl = 10;
 
+// With sso_internal_users and no sso_ldap, the location's password check is one of these with no
+// `directory`: only the internal accounts sign in.
 struct LdapDirectories {
     std::vector<std::unique_ptr<LdapDirectoryConf>> list;
     const LdapDirectoryConf* find(std::string_view name) const noexcept {
@@ -85,7 +89,9 @@ struct MainConf {
     ngx_path_t* metadata_cache_path;  // sso_idp_metadata_cache_path: copies of fetched metadata
     ngx_array_t* metadata_sources;    // of MetadataSource*: refreshed by every worker, shown by sso_status
     RedisSettings redis;
-    RedisStore* redis_store;  // the store when sso_redis is set (lives in the cycle pool)
+    RedisStore* redis_store;          // the store when sso_redis is set (lives in the cycle pool)
+    Sources* sources;                 // sso_sources; null: no priority rule, no imports
+    std::size_t directory_zone_size;  // sso_directory_zone: imported users (module/user_directory_zone.hpp)
 };
 
 struct SrvConf {
@@ -141,14 +147,16 @@ struct LocConf {
     ngx_uint_t non_browser;
     ngx_flag_t identity_headers;
     ngx_str_t groups_separator;
-    ngx_str_t ldap_name;            // sso_ldap NAME | off
-    const LdapDirectoryConf* ldap;  // resolved at merge; null: no directory sign-in here
-    ngx_uint_t login;               // sso_login: how a browser signs in
-    ngx_flag_t ldap_basic;          // sso_ldap_basic: HTTP Basic against the directory
-    AccessRules* require;           // sso_require lines; null: any signed-in user
-    ngx_uint_t require_match;       // sso_require_match all|any
-    ngx_array_t* idps;              // sso_idp: entityIDs (ngx_str_t) accepted here; null: every IdP
-    JwtLocConf jwt;                 // sso_jwt_*: the signed identity token
+    ngx_str_t ldap_name;               // sso_ldap NAME | off
+    const LdapDirectoryConf* ldap;     // resolved at merge; null: no password sign-in here
+    ngx_str_t internal_users_name;     // sso_internal_users SOURCE | off
+    const SourceConf* internal_users;  // its accounts sign in with their passwords (form, Basic)
+    ngx_uint_t login;                  // sso_login: how a browser signs in
+    ngx_flag_t ldap_basic;             // sso_ldap_basic: HTTP Basic against the directory
+    AccessRules* require;              // sso_require lines; null: any signed-in user
+    ngx_uint_t require_match;          // sso_require_match all|any
+    ngx_array_t* idps;                 // sso_idp: entityIDs (ngx_str_t) accepted here; null: every IdP
+    JwtLocConf jwt;                    // sso_jwt_*: the signed identity token
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

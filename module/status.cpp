@@ -11,7 +11,9 @@
 #include "module/metadata_source.hpp"
 #include "module/redis_store.hpp"
 #include "module/shm_store.hpp"
+#include "module/sources.hpp"
 #include "module/sso_conf.hpp"
+#include "module/user_directory_zone.hpp"
 #include "saml/saml_time.hpp"
 
 namespace sso::ngx {
@@ -58,6 +60,7 @@ json_t* metadata_json(const MetadataSource& source) {
     json_object_set_new(o, "loaded_at", time_or_null(m.loaded_at));
     json_object_set_new(o, "valid_until", m.valid_until ? time_or_null(*m.valid_until) : json_null());
     json_object_set_new(o, "signature_verified", json_boolean(m.signature_verified));
+    json_object_set_new(o, "signer", m.signer.empty() ? json_null() : text(m.signer));
     json_object_set_new(o, "expired", json_boolean(m.expired));
     if (m.origin == "url") {
         json_object_set_new(o, "cache_file", text(m.cache_file));
@@ -66,6 +69,136 @@ json_t* metadata_json(const MetadataSource& source) {
         json_object_set_new(o, "last_success", time_or_null(m.last_success));
         json_object_set_new(o, "next_refresh", time_or_null(m.next_refresh));
     }
+    return o;
+}
+
+const MetadataSource* metadata_of(const MainConf* mcf, std::string_view entity_id) {
+    if (!mcf->metadata_sources) return nullptr;
+    auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
+    for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) {
+        const ServiceProvider* sp = list[i]->runtime()->sp.get();
+        if (sp && sp->knows_idp(entity_id)) return list[i];
+    }
+    return nullptr;
+}
+
+const char* outcome_name(ImportOutcome o) {
+    switch (o) {
+        case ImportOutcome::ok:
+            return "ok";
+        case ImportOutcome::failed:
+            return "failed";
+        case ImportOutcome::refused:
+            return "refused";
+        case ImportOutcome::none:
+            break;
+    }
+    return "never";
+}
+
+json_t* string_or_null(std::string_view s) {
+    return s.empty() ? json_null() : text(s);
+}
+
+// One source, as docs/status-schema.json describes it. `base` is the status location, for the
+// "Sync now" URL.
+json_t* source_json(const MainConf* mcf, const SourceConf& s, std::string_view base) {
+    json_t* o = json_object();
+    json_object_set_new(o, "name", text(s.name));
+    json_object_set_new(o, "priority", json_integer(static_cast<json_int_t>(s.priority)));
+    json_t* users = json_null();
+    json_t* last_import = json_null();
+    json_t* last_result = text("never");
+    json_t* last_error = json_null();
+    json_t* authorised = json_object();
+    switch (s.kind) {
+        case SourceKind::saml: {
+            json_object_set_new(o, "type", text("saml"));
+            const MetadataSource* m = metadata_of(mcf, s.target);
+            json_object_set_new(authorised, "entity_id", text(s.target));
+            json_object_set_new(authorised, "metadata_signer", m ? string_or_null(m->status().signer) : json_null());
+            json_object_set_new(o, "metadata", m ? metadata_json(*m) : json_null());
+            if (m) {
+                const MetadataStatus& st = m->status();
+                json_decref(last_import);
+                last_import = time_or_null(st.origin == "url" ? st.last_fetch : st.loaded_at);
+                const bool failed = st.expired || (st.origin == "url" && st.last_fetch_result != "ok" &&
+                                                   st.last_fetch_result != "unchanged");
+                json_decref(last_result);
+                last_result = text(failed ? "failed" : "ok");
+                if (failed) {
+                    json_decref(last_error);
+                    last_error = text(st.expired ? "metadata expired" : st.last_fetch_result);
+                }
+            }
+            break;
+        }
+        case SourceKind::ldap: {
+            json_object_set_new(o, "type", text("ldap"));
+            const ldap::DirectorySettings& d = s.ldap->directory->settings();
+            json_object_set_new(authorised, "bind_dn", string_or_null(d.bind_dn));
+            json_t* urls = json_array();
+            for (const auto& u : d.urls) json_array_append_new(urls, text(u));
+            json_object_set_new(
+                o, "directory",
+                json_pack("{s:s, s:o, s:o}", "name", s.ldap->name.c_str(), "urls", urls, "base_dn", text(d.base_dn)));
+            json_t* import = json_null();
+            auto st =
+                s.imported() && mcf->sources->zone ? DirectoryZone::state(mcf->sources->zone, s.name) : std::nullopt;
+            if (st) {
+                if (st->imported) {
+                    json_decref(users);
+                    users = json_integer(static_cast<json_int_t>(st->users));
+                }
+                json_decref(last_import);
+                last_import = time_or_null(st->last_end);
+                json_decref(last_result);
+                last_result = text(outcome_name(st->last_outcome));
+                if (!st->last_error.empty()) {
+                    json_decref(last_error);
+                    last_error = text(st->last_error);
+                }
+                std::string sync_url(base);
+                if (sync_url.empty() || sync_url.back() != '/') sync_url += '/';
+                sync_url += "sources/" + s.name + "/sync";
+                import = json_object();
+                json_object_set_new(import, "interval", json_integer(static_cast<json_int_t>(s.import_interval)));
+                json_object_set_new(import, "running", json_boolean(st->running));
+                json_object_set_new(import, "last_start", time_or_null(st->last_start));
+                json_object_set_new(import, "last_success", time_or_null(st->last_success));
+                json_object_set_new(import, "next", time_or_null(st->next_due));
+                json_object_set_new(import, "imports", json_integer(static_cast<json_int_t>(st->imports)));
+                json_object_set_new(import, "skipped_without_email",
+                                    json_integer(static_cast<json_int_t>(st->no_email)));
+                json_object_set_new(import, "skipped_duplicate_email",
+                                    json_integer(static_cast<json_int_t>(st->duplicates)));
+                json_object_set_new(import, "max_drop_percent", json_integer(s.max_drop_percent));
+                json_object_set_new(import, "removed_users", text(s.end_removed_sessions ? "end" : "keep"));
+                json_object_set_new(import, "sync_url", text(sync_url));
+            } else {
+                json_decref(last_result);
+                last_result = text("not imported");
+            }
+            json_object_set_new(o, "import", import);
+            break;
+        }
+        case SourceKind::users: {
+            json_object_set_new(o, "type", text("users"));
+            json_object_set_new(authorised, "file", text(s.target));
+            json_decref(users);
+            users = json_integer(static_cast<json_int_t>(s.users->users().size()));
+            json_decref(last_import);
+            last_import = time_or_null(s.loaded_at);
+            json_decref(last_result);
+            last_result = text("ok");
+            break;
+        }
+    }
+    json_object_set_new(o, "authorised_by", authorised);
+    json_object_set_new(o, "users", users);
+    json_object_set_new(o, "last_import", last_import);
+    json_object_set_new(o, "last_result", last_result);
+    json_object_set_new(o, "last_error", last_error);
     return o;
 }
 
@@ -78,7 +211,7 @@ json_t* store_json(const MainConf* mcf) {
                      static_cast<json_int_t>(redis->cached_sessions()));
 }
 
-std::string status_json(const MainConf* mcf) {
+std::string status_json(const MainConf* mcf, std::string_view base) {
     const ShmStore* store = mcf->shm;
     JsonPtr root(json_object());
     json_object_set_new(root.get(), "store", store_json(mcf));
@@ -109,18 +242,63 @@ std::string status_json(const MainConf* mcf) {
             json_array_append_new(sources, metadata_json(*list[i]));
     }
     json_object_set_new(root.get(), "idp_metadata", sources);
+    json_t* identity_sources = json_array();
+    if (mcf->sources)
+        for (const auto& s : mcf->sources->list) json_array_append_new(identity_sources, source_json(mcf, *s, base));
+    json_object_set_new(root.get(), "sources", identity_sources);
     std::unique_ptr<char, decltype(&free)> dumped(json_dumps(root.get(), JSON_COMPACT), &free);
     if (!dumped) throw std::bad_alloc();
     return std::string(dumped.get()) + "\n";
 }
 
+// POST <status location>/sources/NAME/sync: "Sync now".
+ngx_int_t sync_handler(ngx_http_request_t* r, std::string_view name) {
+    if (!(r->method & NGX_HTTP_POST)) {
+        if (!add_response_header(r, "Allow", "POST")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    std::string message;
+    const ngx_uint_t status = sync_now(r, name, message);
+    if (status == NGX_HTTP_INTERNAL_SERVER_ERROR) return status;
+    if (status != NGX_HTTP_ACCEPTED) log_reason(r, NGX_LOG_INFO, "sync now refused: " + message);
+    JsonPtr body(json_pack("{s:o, s:s, s:o}", "source", text(name), "result",
+                           status == NGX_HTTP_ACCEPTED   ? "started"
+                           : status == NGX_HTTP_CONFLICT ? "running"
+                                                         : "unknown",
+                           "message", text(message)));
+    std::unique_ptr<char, decltype(&free)> dumped(json_dumps(body.get(), JSON_COMPACT), &free);
+    if (!dumped) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return send_body(r, status, "application/json", std::string(dumped.get()) + "\n");
+}
+
 }  // namespace
 
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
-    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
-    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     try {
-        return send_body(r, NGX_HTTP_OK, "application/json", status_json(main_conf(r)));
+        auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+        std::string_view base = sv(clcf->name);
+        std::string_view rest = sv(r->uri);
+        if (!clcf->regex && rest.substr(0, base.size()) == base) {
+            rest.remove_prefix(base.size());
+        } else {
+            rest = {};
+            base = sv(r->uri);
+        }
+        while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+        if (!rest.empty()) {
+            constexpr std::string_view kPrefix = "sources/", kSuffix = "/sync";
+            if (rest.size() > kPrefix.size() + kSuffix.size() && rest.substr(0, kPrefix.size()) == kPrefix &&
+                rest.substr(rest.size() - kSuffix.size()) == kSuffix) {
+                const std::string_view name =
+                    rest.substr(kPrefix.size(), rest.size() - kPrefix.size() - kSuffix.size());
+                if (name.find('/') == std::string_view::npos) return sync_handler(r, name);
+            }
+            return NGX_HTTP_NOT_FOUND;
+        }
+        if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+        if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return send_body(r, NGX_HTTP_OK, "application/json", status_json(main_conf(r), base));
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

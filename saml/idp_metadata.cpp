@@ -4,6 +4,10 @@
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmltree.h>
 
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <array>
 #include <cstring>
 #include <memory>
@@ -236,6 +240,19 @@ std::optional<std::int64_t> parse_xs_duration(std::string_view s) noexcept {
         ++i;
     }
     return any ? std::optional<std::int64_t>(total) : std::nullopt;
+}
+
+std::string certificate_subject(std::string_view pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    if (!in) return {};
+    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr),
+                                                     &X509_free);
+    if (!cert) return {};
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), &BIO_free);
+    if (!out || X509_NAME_print_ex(out.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) < 0) return {};
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(out.get(), &data);
+    return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
 }
 
 }  // namespace sso

@@ -18,6 +18,10 @@ struct MetadataTrust {
     bool allow_sha1 = false;      // RSA-SHA1 / SHA-1 digests in the metadata signature
 };
 
+// The subject of a PEM certificate, one line in RFC 2253 form ("CN=Metadata Signer,O=Example");
+// empty when it cannot be read. For the status page: who vouches for the metadata.
+std::string certificate_subject(std::string_view pem);
+
 struct IdpMetadataInfo {
     std::string entity_id;
     std::optional<std::int64_t> valid_until;     // unix time from the root's validUntil

@@ -132,7 +132,7 @@ std::size_t encoded_size(const SessionRecord& r) noexcept {
     // in any realistic sense; the caps are applied afterwards.
     std::size_t n = kHeaderBytes;
     for (const std::string* s : {&r.scope, &r.user, &r.email, &r.display_name, &r.auth_method, &r.idp, &r.name_id,
-                                 &r.name_id_format, &r.session_index}) {
+                                 &r.name_id_format, &r.session_index, &r.source}) {
         n += kStrOverhead + s->size();
     }
     n += 2;
@@ -196,6 +196,7 @@ std::string encode_session(const SessionRecord& r) noexcept {
         w.str(r.name_id);
         w.str(r.name_id_format);
         w.str(r.session_index);
+        w.str(r.source);
         w.i64(r.created);
         w.i64(r.last_seen);
         w.i64(r.expires);
@@ -242,7 +243,7 @@ std::optional<SessionView> view_session(std::string_view bytes) noexcept {
     std::string_view magic;
     std::uint8_t version = 0;
     if (!in.bytes(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic)) || !in.u8(version) ||
-        version != kSessionFormatVersion)
+        version < kOldestSessionFormatVersion || version > kSessionFormatVersion)
         return std::nullopt;
     SessionView v;
     if (!view_str(in, v.scope) || !view_str(in, v.user) || !view_str(in, v.email) || !view_str(in, v.display_name) ||
@@ -257,8 +258,8 @@ std::optional<SessionView> view_session(std::string_view bytes) noexcept {
     }
     v.attributes = bytes.substr(attributes_start, bytes.size() - in.remaining() - attributes_start);
     if (!view_str(in, v.auth_method) || !view_str(in, v.idp) || !view_str(in, v.name_id) ||
-        !view_str(in, v.name_id_format) || !view_str(in, v.session_index) || !in.i64(v.created) ||
-        !in.i64(v.last_seen) || !in.i64(v.expires))
+        !view_str(in, v.name_id_format) || !view_str(in, v.session_index) ||
+        (version >= 2 && !view_str(in, v.source)) || !in.i64(v.created) || !in.i64(v.last_seen) || !in.i64(v.expires))
         return std::nullopt;
     if (!in.done()) return std::nullopt;  // trailing bytes: not something we wrote
     return v;
@@ -293,6 +294,7 @@ std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
         r.name_id = v->name_id;
         r.name_id_format = v->name_id_format;
         r.session_index = v->session_index;
+        r.source = v->source;
         r.created = v->created;
         r.last_seen = v->last_seen;
         r.expires = v->expires;

@@ -6,11 +6,14 @@
 // the exact format is refused.
 //
 // Wire format (all integers big-endian):
-//   magic "SSOR" (4 bytes), version (1 byte, currently 1)
+//   magic "SSOR" (4 bytes), version (1 byte: 2 is written; 1, without `source`, is still read so
+//   that sessions kept in Redis or shared memory outlive an upgrade)
 //   str scope, str user, str email, str display_name
 //   u16 group_count, group_count * str
 //   u16 attribute_count, attribute_count * (str name, u16 value_count, value_count * str)
 //   str auth_method, str idp, str name_id, str name_id_format, str session_index
+//   str source (version 2 on)
+//   str source (version 2 on)
 //   i64 created, i64 last_seen, i64 expires
 //   (end of input: trailing bytes are refused)
 // where str = u32 byte length followed by the bytes.
@@ -39,13 +42,15 @@ struct SessionRecord {
     std::vector<Attribute> attributes;  // all SAML attributes, keyed by Name and FriendlyName as received
     std::string auth_method;            // "saml"
     std::string idp;                    // IdP entityID
-    std::string name_id, name_id_format, session_index;    // for logout
+    std::string name_id, name_id_format, session_index;  // for logout
+    std::string source;  // the identity source (sso_sources) whose attributes these are; empty: none named
     std::int64_t created = 0, last_seen = 0, expires = 0;  // unix seconds; expires = absolute lifetime end
 
     friend bool operator==(const SessionRecord&, const SessionRecord&) = default;
 };
 
-constexpr std::uint8_t kSessionFormatVersion = 1;
+constexpr std::uint8_t kSessionFormatVersion = 2;
+constexpr std::uint8_t kOldestSessionFormatVersion = 1;
 constexpr std::size_t kMaxSessionBytes = 64 * 1024;  // whole encoding
 constexpr std::size_t kMaxSessionGroups = 256;
 constexpr std::size_t kMaxSessionAttributes = 256;
@@ -81,7 +86,7 @@ struct SessionView {
     StringList groups;
     std::string_view attributes;  // validated: u16 count, then name + StringList each
     std::size_t attribute_count = 0;
-    std::string_view auth_method, idp, name_id, name_id_format, session_index;
+    std::string_view auth_method, idp, name_id, name_id_format, session_index, source;
     std::int64_t created = 0, last_seen = 0, expires = 0;
 
     // The values of the attribute with exactly this name, or nullopt.

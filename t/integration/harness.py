@@ -240,7 +240,9 @@ class Stack:
         return NGINX_CONF % {
             "module": MODULE, "dir": d, "port": self.port, "upstream": self.upstream_port,
             "entity_id": self.entity_id, "acs": self.acs_url, "saml": saml,
-            "server_extra": self.server_extra, "http_extra": self.http_extra,
+            "server_extra": self.server_extra,
+            # A configuration written before the IdP's port is known names it @IDP_ENTITY@.
+            "http_extra": self.http_extra.replace("@IDP_ENTITY@", self.idp_entity_id),
             "locations": self.locations % {"upstream": self.upstream_port},
             "extra_servers": self.extra_servers % {"dir": d, "upstream": self.upstream_port},
         }
@@ -272,13 +274,34 @@ class Stack:
         if reports or crashes:
             raise AssertionError("nginx reported errors:\n" + "\n".join(reports + crashes))
 
-    def reload(self):
-        """nginx -s reload by signal; waits until a new worker generation answers."""
+    def worker_pids(self):
+        """The nginx master's children (workers, old ones still finishing included)."""
+        master = str(self.nginx.proc.pid)
+        pids = set()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == master:
+                pids.add(int(entry))
+        return pids
+
+    def reload(self, wait_for_old_workers=False):
+        """nginx -s reload by signal; waits until a new worker generation answers and, when
+        asked, until every worker of the old configuration has exited (so that no request can
+        still meet the old one)."""
         self.write_config()
+        old = self.worker_pids()
         before = self.error_log()
         os.kill(self.nginx.proc.pid, signal.SIGHUP)
         wait_until(lambda: "reconfiguring" in self.error_log()[len(before):] and
                    "start worker process" in self.error_log()[len(before):], "nginx reload")
+        if wait_for_old_workers:
+            wait_until(lambda: not (old & self.worker_pids()), "the old workers' exit")
 
     # --- logs ---------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ SessionRecord sample() {
     r.name_id = "AAdzZWNyZXQx";
     r.name_id_format = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
     r.session_index = "_abc123";
+    r.source = "corp-directory";
     r.created = 1700000000;
     r.last_seen = 1700000100;
     r.expires = 1700028800;
@@ -58,9 +59,10 @@ public:
         u32(static_cast<std::uint32_t>(s.size()));
         return raw(s);
     }
-    Bytes& header() { return raw("SSOR").u8(1); }
+    Bytes& header(std::uint8_t version = 2) { return raw("SSOR").u8(version); }
     Bytes& four_strings() { return str("scope").str("user").str("email").str("name"); }
-    Bytes& tail() { return str("saml").str("idp").str("nid").str("fmt").str("idx").i64(1).i64(2).i64(3); }
+    Bytes& tail() { return str("saml").str("idp").str("nid").str("fmt").str("idx").str("src").i64(1).i64(2).i64(3); }
+    Bytes& tail_v1() { return str("saml").str("idp").str("nid").str("fmt").str("idx").i64(1).i64(2).i64(3); }
     const std::string& get() const { return out_; }
 
 private:
@@ -80,7 +82,7 @@ TEST(SessionRecord, EmptyRecordRoundTrip) {
     const SessionRecord r;
     const std::string bytes = encode_session(r);
     ASSERT_FALSE(bytes.empty());
-    EXPECT_EQ(bytes.substr(0, 5), std::string("SSOR\x01", 5));
+    EXPECT_EQ(bytes.substr(0, 5), std::string("SSOR\x02", 5));
     const auto back = decode_session(bytes);
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, r);
@@ -111,6 +113,7 @@ TEST(SessionRecord, MatchesHandBuiltLayout) {
     r.name_id = "nid";
     r.name_id_format = "fmt";
     r.session_index = "idx";
+    r.source = "src";
     r.created = 1;
     r.last_seen = 2;
     r.expires = 3;
@@ -120,6 +123,21 @@ TEST(SessionRecord, MatchesHandBuiltLayout) {
     const auto back = decode_session(expected);
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, r);
+}
+
+// Sessions written before `source` existed (version 1) still read, with no source; a version-1
+// layout that carries a source, or a version from the future, does not.
+TEST(SessionRecord, VersionOneStillReads) {
+    const std::string v1 = Bytes().header(1).four_strings().u16(0).u16(0).tail_v1().get();
+    const auto back = decode_session(v1);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->session_index, "idx");
+    EXPECT_EQ(back->source, "");
+    EXPECT_EQ(back->expires, 3);
+    ASSERT_TRUE(view_session(v1).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(1).four_strings().u16(0).u16(0).tail().get()).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(3).four_strings().u16(0).u16(0).tail().get()).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(0).four_strings().u16(0).u16(0).tail_v1().get()).has_value());
 }
 
 TEST(SessionRecord, EveryTruncationIsRefused) {
@@ -153,7 +171,7 @@ TEST(SessionRecord, FlippedBytesNeverCrashAndStayCanonical) {
 TEST(SessionRecord, RandomGarbageAfterHeaderNeverCrashes) {
     std::mt19937 rng(12345);
     for (int round = 0; round < 3000; ++round) {
-        std::string bytes("SSOR\x01", 5);
+        std::string bytes("SSOR\x02", 5);
         const std::size_t n = rng() % 200;
         for (std::size_t i = 0; i < n; ++i) {
             // Bias towards small numbers so lengths and counts are sometimes plausible.
@@ -288,6 +306,7 @@ TEST(SessionRecord, TotalSizeCap) {
                           .str("")
                           .str("")
                           .str("")
+                          .str("")  // source
                           .i64(0)
                           .i64(0)
                           .i64(0)
