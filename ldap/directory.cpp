@@ -21,7 +21,11 @@
 
 namespace sso::ldap {
 
-namespace detail {
+// File-local helpers live in the unnamed namespace; the ones import.cpp shares (declared in
+// ldap/connection.hpp) in detail.
+namespace {
+
+using namespace detail;
 
 constexpr std::size_t kMaxLoggedBytes = 512;
 constexpr std::size_t kMaxCaFileBytes = 16 * 1024 * 1024;
@@ -32,12 +36,6 @@ constexpr std::size_t kMaxCaFileBytes = 16 * 1024 * 1024;
 constexpr char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
-
-}  // namespace detail
-
-namespace {
-
-using namespace detail;
 
 }  // namespace
 

@@ -96,6 +96,19 @@ char* directive_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
             s.group_filter = value;
         } else if (key == "group_name_attribute") {
             s.group_name_attribute = value;
+        } else if (key == "group_member_attribute") {
+            s.group_member_attribute = value;
+        } else if (key == "import_filter") {
+            s.import_filter = value;
+        } else if (key == "import_page_size") {
+            const ngx_int_t n = ngx_atoi(args[1].data, args[1].len);
+            if (n < 1 || n > ldap::kMaxImportPageSize)
+                return bad_value("a number between 1 and " + std::to_string(ldap::kMaxImportPageSize));
+            s.import_page_size = static_cast<int>(n);
+        } else if (key == "import_max_users") {
+            const ngx_int_t n = ngx_atoi(args[1].data, args[1].len);
+            if (n < 1) return bad_value("a positive number");
+            s.import_max_users = static_cast<std::size_t>(n);
         } else if (key == "connect_timeout" || key == "timeout") {
             auto ms = parse_msec(args[1]);
             if (!ms || *ms <= 0 || *ms > 600000) return bad_value("a time between 1ms and 10m");

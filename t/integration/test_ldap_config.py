@@ -71,6 +71,22 @@ class LdapConfigTest(ConfigCheck):
         self.assertInvalid(r"timeout", http_extra=self.block(timeout="soon"))
         self.assertInvalid(r"failure_cache_ttl", r"at most 10s", http_extra=self.block(failure_cache_ttl="1m"))
 
+    def test_import_settings(self):
+        self.assertValid(http_extra=self.block(import_filter='"(&(objectClass=inetOrgPerson)(mail=*))"',
+                                               import_page_size="1000", import_max_users="50000",
+                                               group_base='"ou=groups,dc=example,dc=test"',
+                                               group_filter='"(memberUid=%u)"', group_member_attribute="memberUid"))
+        self.assertInvalid(r"sso_ldap_directory corp", r"import_filter",
+                           http_extra=self.block(import_filter='"(mail=*"'))
+        self.assertInvalid(r"sso_ldap_directory corp", r'"import_page_size": "0" is not a number between 1 and 10000',
+                           http_extra=self.block(import_page_size="0"))
+        self.assertInvalid(r'"import_page_size": "10001"', http_extra=self.block(import_page_size="10001"))
+        self.assertInvalid(r'"import_page_size": "many"', http_extra=self.block(import_page_size="many"))
+        self.assertInvalid(r'"import_max_users": "0" is not a positive number',
+                           http_extra=self.block(import_max_users="0"))
+        self.assertInvalid(r"sso_ldap_directory corp", r"group_member_attribute", re.escape('"member of"'),
+                           http_extra=self.block(group_member_attribute='"member of"'))
+
     def test_duplicate_directory(self):
         self.assertInvalid(r"duplicate", http_extra=self.block() + self.block())
 
