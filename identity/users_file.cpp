@@ -272,7 +272,7 @@ std::variant<UsersFile, UsersFileError> UsersFile::load(const std::string& path)
             ~Fd() {
                 if (fd >= 0) ::close(fd);
             }
-        } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+        } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};  // a FIFO must not block
         const auto os_error = [&](const char* what) {
             return UsersFileError{0, std::string(what) + " " + quoted(path) + ": " +
                                          std::error_code(errno, std::generic_category()).message()};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -319,6 +320,14 @@ TEST_F(UsersFileLoad, ErrorsOfTheFileAndItsLines) {
     ASSERT_TRUE(std::holds_alternative<UsersFileError>(directory));
     EXPECT_EQ(std::get<UsersFileError>(directory).line, 0u);
     EXPECT_EQ(std::get<UsersFileError>(directory).message, "\"" + dir_ + "\" is not a regular file");
+
+    // A FIFO with no writer: refused at once, not waited on.
+    const auto fifo = dir_ + "/fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    created_.push_back(fifo);
+    const auto pipe = UsersFile::load(fifo);
+    ASSERT_TRUE(std::holds_alternative<UsersFileError>(pipe));
+    EXPECT_EQ(std::get<UsersFileError>(pipe).message, "\"" + fifo + "\" is not a regular file");
 
     const auto big = write("big", std::string(kMaxUsersFileBytes + 1, '#'));
     const auto large = UsersFile::load(big);
