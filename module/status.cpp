@@ -168,6 +168,7 @@ json_t* source_json(const MainConf* mcf, const SourceConf& s, std::string_view b
                 json_object_set_new(import, "last_success", time_or_null(st->last_success));
                 json_object_set_new(import, "next", time_or_null(st->next_due));
                 json_object_set_new(import, "imports", json_integer(static_cast<json_int_t>(st->imports)));
+                json_object_set_new(import, "attempts", json_integer(static_cast<json_int_t>(st->attempts)));
                 json_object_set_new(import, "skipped_without_email",
                                     json_integer(static_cast<json_int_t>(st->no_email)));
                 json_object_set_new(import, "skipped_duplicate_email",

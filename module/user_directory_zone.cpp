@@ -26,6 +26,7 @@ struct Slot {
     ngx_pid_t running_pid;  // 0: no import running
     std::uint8_t sync_requested;
     std::uint64_t imports;
+    std::uint64_t attempts;
 };
 
 struct Shared {
@@ -146,6 +147,7 @@ std::optional<ImportState> DirectoryZone::state(ngx_shm_zone_t* zone, std::strin
         st.last_error = s->error;
         st.running = alive(s->running_pid);
         st.imports = s->imports;
+        st.attempts = s->attempts;
         return st;
     } catch (...) {
         return std::nullopt;
@@ -160,6 +162,7 @@ bool DirectoryZone::claim(ngx_shm_zone_t* zone, std::string_view source, std::in
     s->running_pid = ngx_pid;
     s->sync_requested = 0;
     s->last_start = now;
+    ++s->attempts;
     return true;
 }
 

@@ -26,7 +26,8 @@ struct ImportState {
     ImportOutcome last_outcome = ImportOutcome::none;
     std::string last_error;
     bool running = false;
-    std::uint64_t imports = 0;  // successful imports since the zone was made
+    std::uint64_t imports = 0;   // successful imports since the zone was made
+    std::uint64_t attempts = 0;  // imports started (successful or not)
 };
 
 enum class Presence { not_imported, present, absent };

@@ -231,6 +231,160 @@ class SourcesTest(unittest.TestCase):
         self.assertIsNone(mock["authorised_by"]["metadata_signer"])
         self.assertEqual(mock["metadata"]["origin"], "file")
 
+    def test_f_status_matches_its_schema(self):
+        import jsonschema
+        with open(SCHEMA) as f:
+            schema = json.load(f)
+        jsonschema.validate(status(self.stack), schema)
+
+
+BULK_LOCATIONS = """
+        location /sso/ { sso_endpoint; sso_ldap bulk; }
+        location /app/ {
+            sso on;
+            sso_identity_headers on;
+            sso_ldap bulk;
+            sso_login ldap;
+            sso_non_browser 401;
+            proxy_set_header X-Test-Source $sso_source;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
+        location /sso-status/ {
+            allow 127.0.0.1;
+            deny all;
+            sso_status;
+        }
+"""
+
+BULK_USERS = 10000
+
+
+class DirectoryImportTest(unittest.TestCase):
+    """A directory of 10,000 users imported with paged searches, re-imported on demand ("Sync
+    now"); removal, a failing import and a suspicious shrink keep or end what they should."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.slapd = readable(Slapd().start())
+        try:
+            ldif = subprocess.run([PYTHON, GENERATOR, "--count", str(BULK_USERS), "--base", "ou=bulk," + BASE_DN,
+                                   "--groups", "4", "--password", "bulk-pw"],
+                                  check=True, capture_output=True, text=True).stdout
+            added = cls.slapd.client("ldapadd", *cls.slapd.bind_args(cls.slapd.root_dn, cls.slapd.root_password,
+                                                                      None, False), input=ldif, timeout=600)
+            cls.slapd.check(added, "ldapadd of the bulk users")
+            cls.stack = Stack(http_extra=cls.http_extra(), locations=BULK_LOCATIONS, saml=False)
+            SourcesTest.wait_imported(cls.stack, "bulk")
+        except BaseException:
+            cls.slapd.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.stack.stop()
+        finally:
+            cls.slapd.stop()
+
+    @classmethod
+    def http_extra(cls, import_filter=None):
+        extra = "import_page_size 500;"
+        if import_filter:
+            extra += ' import_filter "%s";' % import_filter
+        block = directory(cls.slapd, name="bulk", tls="none", extra=extra).replace(
+            '"dc=example,dc=test"', '"ou=bulk,dc=example,dc=test"')
+        return block + "\n    sso_sources { bulk ldap import=1h max_drop=5%; }\n"
+
+    def sync(self, name="bulk"):
+        before = source_status(self.stack, name)["import"]["attempts"]
+        r = request(self.stack.port, "POST", "/sso-status/sources/%s/sync" % name)
+        self.assertEqual(r.status, 202, r.text())
+        self.assertEqual(r.json()["result"], "started")
+
+        def finished():
+            s = source_status(self.stack, name)["import"]
+            return not s["running"] and s["attempts"] > before
+        wait_until(finished, "the end of the import Sync now started")
+        return source_status(self.stack, name)
+
+    def test_a_ten_thousand_users_imported_in_pages(self):
+        s = source_status(self.stack, "bulk")
+        self.assertEqual(s["users"], BULK_USERS)
+        self.assertEqual(s["last_result"], "ok")
+        lines = [l for l in self.stack.error_log().splitlines() if 'import of source "bulk":' in l]
+        self.assertTrue(lines)
+        self.assertIn("%d users imported" % BULK_USERS, lines[0])
+        self.assertRegex(lines[0], r"in (\d\d|[2-9]) pages")  # 500 a page: 20 pages, and the groups'
+
+    def test_b_removed_user_disappears_and_its_session_ends(self):
+        form = FormLogin(self.stack)
+        r = form.post("user00042", "bulk-pw")
+        self.assertEqual(r.status, 303, r.text()[:300])
+        cookie = [c for c in r.all("Set-Cookie") if c.startswith("sso_session=")][0].split(";")[0]
+        h = headers_of(self.stack, cookie=cookie)
+        self.assertEqual(h["x-test-source"], ["bulk"])
+        self.assertEqual(h["x-sso-email"], ["user00042@example.test"])
+        r = self.slapd.client("ldapdelete", *self.slapd.bind_args(self.slapd.root_dn, self.slapd.root_password,
+                                                                   None, False),
+                              "uid=user00042,ou=people,ou=bulk," + BASE_DN)
+        self.slapd.check(r, "ldapdelete")
+        s = self.sync()
+        self.assertEqual(s["last_result"], "ok")
+        self.assertEqual(s["users"], BULK_USERS - 1)
+        mark = self.stack.mark()
+        r = self.stack.get("/app/", headers={"Accept": "application/json"}, cookie=cookie)
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.stack.upstream_count(), mark[1])
+        lines = self.stack.sso_lines_since(mark)
+        self.assertEqual(len([l for l in lines if "no longer in source" in l]), 1, lines)
+
+    def test_c_sync_url_answers(self):
+        r = request(self.stack.port, "GET", "/sso-status/sources/bulk/sync")
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.header("Allow"), "POST")
+        r = request(self.stack.port, "POST", "/sso-status/sources/nope/sync")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.json()["result"], "unknown")
+        r = request(self.stack.port, "GET", "/sso-status/elsewhere")
+        self.assertEqual(r.status, 404)
+
+    def test_d_failing_import_keeps_the_users(self):
+        users = source_status(self.stack, "bulk")["users"]
+        self.slapd.kill()
+        try:
+            s = self.sync()
+            self.assertEqual(s["last_result"], "failed")
+            self.assertIn("bulk", s["last_error"])
+            self.assertEqual(s["users"], users)
+            self.assertIsNotNone(s["import"]["last_success"])
+        finally:
+            self.slapd.start()
+        s = self.sync()
+        self.assertEqual(s["last_result"], "ok")
+        self.assertIsNone(s["last_error"])
+
+    def test_e_import_that_would_drop_most_users_is_refused(self):
+        users = source_status(self.stack, "bulk")["users"]
+        try:
+            # A filter that matches ten users: a misconfiguration, not 99.9% of the staff leaving.
+            self.stack.http_extra = self.http_extra(import_filter="(uid=user0000*)")
+            self.stack.reload(wait_for_old_workers=True)
+            mark = self.stack.mark()
+            s = self.sync()
+            self.assertEqual(s["last_result"], "refused")
+            self.assertIn("max_drop=5%", s["last_error"])
+            self.assertEqual(s["users"], users)
+            self.assertTrue([l for l in self.stack.sso_lines_since(mark) if "import of source \"bulk\" refused" in l])
+        finally:
+            self.stack.http_extra = self.http_extra()
+            self.stack.reload(wait_for_old_workers=True)
+
+    def test_f_status_matches_its_schema(self):
+        import jsonschema
+        with open(SCHEMA) as f:
+            schema = json.load(f)
+        jsonschema.validate(status(self.stack), schema)
+
 
 class SourcesConfigTest(ConfigCheck):
     """nginx -t names sso_sources, the users file, the line and the problem."""
