@@ -1,5 +1,8 @@
 #include "module/counters.hpp"
 
+#include "module/sources.hpp"
+#include "module/user_directory_zone.hpp"
+
 #include <string>
 
 #include "module/http_util.hpp"
@@ -40,6 +43,35 @@ void gauge(std::string& out, const char* name, const char* help, ngx_uint_t valu
     out.append(name).append(" ").append(std::to_string(value)).append("\n");
 }
 
+// Per imported source: its users and whether its last import worked, so an alert can fire on a
+// directory that stopped syncing.
+void source_gauges(std::string& out, const MainConf* mcf) {
+    if (!mcf->sources || !mcf->sources->zone) return;
+    std::string users, ok, success;
+    for (const auto& s : mcf->sources->list) {
+        if (!s->imported()) continue;
+        auto st = DirectoryZone::state(mcf->sources->zone, s->name);
+        if (!st) continue;
+        const std::string label = "{source=\"" + s->name + "\"} ";
+        users += "sso_source_users" + label + std::to_string(st->users) + "\n";
+        ok += "sso_source_import_ok" + label + (st->last_outcome == ImportOutcome::ok ? "1" : "0") + "\n";
+        success += "sso_source_last_success_timestamp_seconds" + label + std::to_string(st->last_success) + "\n";
+    }
+    if (users.empty()) return;
+    out +=
+        "# HELP sso_source_users Users of the imported source's last successful import.\n"
+        "# TYPE sso_source_users gauge\n" +
+        users;
+    out +=
+        "# HELP sso_source_import_ok 1 when the source's last import succeeded, 0 otherwise.\n"
+        "# TYPE sso_source_import_ok gauge\n" +
+        ok;
+    out +=
+        "# HELP sso_source_last_success_timestamp_seconds When the source was last imported (0: never).\n"
+        "# TYPE sso_source_last_success_timestamp_seconds gauge\n" +
+        success;
+}
+
 std::string prometheus_text(const MainConf* mcf) {
     const CounterValues v = read_counters(mcf->counters_zone);
     std::string out;
@@ -68,6 +100,7 @@ std::string prometheus_text(const MainConf* mcf) {
         gauge(out, "sso_seen_assertions", "Assertion IDs held by the replay cache.",
               replay.entries[static_cast<int>(Table::seen_assertions)]);
     }
+    source_gauges(out, mcf);
     return out;
 }
 

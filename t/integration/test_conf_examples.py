@@ -29,6 +29,10 @@ class ConfExamplesTest(unittest.TestCase):
         with open(os.path.join(self.dir, "ldap.conf"), "w") as f:
             f.write('sso_ldap_directory demo { url ldap://127.0.0.1:1; starttls on; base_dn "dc=example,dc=test"; }\n')
 
+        # the internal accounts of conf/sources.conf
+        with open(os.path.join(self.dir, "users"), "w") as f:
+            f.write('scan-robot@example.org user=scanbot name="Scan Robot" groups=devices\n')
+
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 

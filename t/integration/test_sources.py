@@ -238,6 +238,7 @@ class SourcesTest(unittest.TestCase):
         jsonschema.validate(status(self.stack), schema)
 
 
+
 BULK_LOCATIONS = """
         location /sso/ { sso_endpoint; sso_ldap bulk; }
         location /app/ {
@@ -254,6 +255,7 @@ BULK_LOCATIONS = """
             deny all;
             sso_status;
         }
+        location = /metrics { sso_metrics; }
 """
 
 BULK_USERS = 10000
@@ -384,6 +386,14 @@ class DirectoryImportTest(unittest.TestCase):
         with open(SCHEMA) as f:
             schema = json.load(f)
         jsonschema.validate(status(self.stack), schema)
+
+    def test_g_metrics_per_source(self):
+        users = self.sync()["users"]  # whatever an earlier test left, the last import worked
+        r = request(self.stack.port, "GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertIn('sso_source_users{source="bulk"} %d\n' % users, r.text())
+        self.assertIn('sso_source_import_ok{source="bulk"} 1\n', r.text())
+        self.assertIn("# TYPE sso_source_last_success_timestamp_seconds gauge", r.text())
 
 
 class SourcesConfigTest(ConfigCheck):

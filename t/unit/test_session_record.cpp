@@ -199,7 +199,7 @@ TEST(SessionRecord, WrongMagicOrVersionRefused) {
         m[i] = static_cast<char>(m[i] ^ 0x20);
         EXPECT_FALSE(decode_session(m).has_value()) << i;
     }
-    for (int v : {0, 2, 0x7F, 0xFF}) {
+    for (int v : {0, 3, 0x7F, 0xFF}) {
         std::string m = bytes;
         m[4] = static_cast<char>(v);
         EXPECT_FALSE(decode_session(m).has_value()) << v;
