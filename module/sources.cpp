@@ -315,6 +315,10 @@ void on_import_timer(ngx_event_t* ev) noexcept {
 
 }  // namespace
 
+SourceConf::~SourceConf() {
+    if (running) running->source = nullptr;
+}
+
 const SourceConf* Sources::find(std::string_view name) const noexcept {
     for (const auto& s : list)
         if (s->name == name) return s.get();
@@ -436,7 +440,8 @@ ngx_uint_t sync_now(ngx_http_request_t* r, std::string_view name, std::string& m
             message = "an import of source \"" + s->name + "\" is already running";
             return NGX_HTTP_CONFLICT;
         }
-        run_due_imports(*sources, mcf->thread_pool, r->connection->log);
+        // The cycle's log: the import outlives this request and its connection's log.
+        run_due_imports(*sources, mcf->thread_pool, ngx_cycle->log);
         message = "import of source \"" + s->name + "\" started";
         log_reason(r, NGX_LOG_NOTICE, "sync now: " + message);
         return NGX_HTTP_ACCEPTED;

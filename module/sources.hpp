@@ -38,6 +38,11 @@ struct SourceConf {
     std::int64_t loaded_at = 0;
 
     bool imported() const noexcept { return kind == SourceKind::ldap && import_interval > 0; }
+
+    SourceConf() = default;
+    SourceConf(const SourceConf&) = delete;
+    SourceConf& operator=(const SourceConf&) = delete;
+    ~SourceConf();  // an import still in a thread forgets it (see ImportJob)
 };
 
 struct Sources {
