@@ -23,23 +23,29 @@ GENERATOR = os.path.join(ROOT, "t", "ldap", "generate_users.py")
 SCHEMA = os.path.join(ROOT, "docs", "status-schema.json")
 PYTHON = "/usr/bin/python3"
 
-LOCATIONS = """
-        location /sso/ { sso_endpoint; sso_ldap corp; sso_internal_users internal; }
+def locations(sign_in):
+    """/sso/ (the endpoint), /app/ (protected, its source in X-Test-Source), the status and the
+    metrics; `sign_in` says who signs in with a password."""
+    return """
+        location /sso/ { sso_endpoint; %(sign_in)s }
         location /app/ {
             sso on;
             sso_identity_headers on;
-            sso_ldap corp;
-            sso_internal_users internal;
+            %(sign_in)s
             sso_non_browser 401;
             proxy_set_header X-Test-Source $sso_source;
-            proxy_pass http://127.0.0.1:%(upstream)d;
+            proxy_pass http://127.0.0.1:%%(upstream)d;
         }
         location /sso-status/ {
             allow 127.0.0.1;
             deny all;
             sso_status;
         }
-"""
+        location = /metrics { sso_metrics; }
+""" % {"sign_in": sign_in}
+
+
+LOCATIONS = locations("sso_ldap corp; sso_internal_users internal;")
 
 # The directory's copy of the IdP's alice (alice@example.org), with another name and group; the
 # address in another case, as directories often have it.
@@ -239,24 +245,7 @@ class SourcesTest(unittest.TestCase):
 
 
 
-BULK_LOCATIONS = """
-        location /sso/ { sso_endpoint; sso_ldap bulk; }
-        location /app/ {
-            sso on;
-            sso_identity_headers on;
-            sso_ldap bulk;
-            sso_login ldap;
-            sso_non_browser 401;
-            proxy_set_header X-Test-Source $sso_source;
-            proxy_pass http://127.0.0.1:%(upstream)d;
-        }
-        location /sso-status/ {
-            allow 127.0.0.1;
-            deny all;
-            sso_status;
-        }
-        location = /metrics { sso_metrics; }
-"""
+BULK_LOCATIONS = locations("sso_ldap bulk; sso_login ldap;")
 
 BULK_USERS = 10000
 
