@@ -280,7 +280,7 @@ ImportResult import_impl(const DirectorySettings& s, std::atomic<std::size_t>& p
         failed.reason = prefix + "import failed: no url configured";
         return failed;
     }
-    if (s.import_filter.empty() && s.email_attribute.empty()) {
+    if (s.email_attribute.empty()) {
         failed.reason = prefix + "import failed: no email_attribute (users are keyed by e-mail)";
         return failed;
     }

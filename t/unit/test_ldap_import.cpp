@@ -209,6 +209,19 @@ TEST(LdapImport, AllServersDownFailsNamingEach) {
     EXPECT_EQ(r.reason.rfind("ldap \"import\": import failed: no server available: ", 0), 0u) << r.reason;
 }
 
+TEST(LdapImport, WithoutAnEmailAttributeThereIsNothingToImport) {
+    DirectorySettings s;
+    s.name = "import";
+    s.urls = {url_for(closed_port())};
+    s.base_dn = "dc=example,dc=test";
+    s.email_attribute.clear();
+    s.import_filter = "(objectClass=inetOrgPerson)";
+    const ImportResult r = directory(s).import_users();
+    EXPECT_IMPORT_FAILED(r);
+    EXPECT_EQ(r.reason, "ldap \"import\": import failed: no email_attribute (users are keyed by e-mail)");
+    EXPECT_EQ(r.pages, 0u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A small directory
 
