@@ -12,9 +12,9 @@ import subprocess
 import tempfile
 import unittest
 
-from t.integration.harness import BROWSER, Stack, request, upstream_headers, wait_until
-from t.integration.ldap_server import BASE_DN, Slapd
-from t.integration.ldap_stack import FormLogin, basic, directory, readable
+from t.integration.harness import Stack, request, upstream_headers, wait_until
+from t.integration.ldap_server import BASE_DN
+from t.integration.ldap_stack import FormLogin, LdapStackTest, basic, directory
 from t.integration.test_config import ConfigCheck
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,14 +106,29 @@ def headers_of(stack, cookie=None, auth=None):
     return upstream_headers(r)
 
 
-class SourcesTest(unittest.TestCase):
+def wait_imported(stack, name, imports=1):
+    wait_until(lambda: (source_status(stack, name).get("import") or {}).get("imports", 0) >= imports,
+               "import %d of source %s" % (imports, name))
+
+
+def started(stack, source):
+    """The stack, once `source` has been imported; stopped if that never happens."""
+    try:
+        wait_imported(stack, source)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+class SourcesTest(LdapStackTest):
     """The same e-mail in three sources (the IdP's alice, a directory entry, an internal
     account), and the directory's bob also an internal account."""
 
     ORDER = ["corp ldap corp import=1h;", "internal users %(users)s;", "mock saml @IDP_ENTITY@;"]
 
     @classmethod
-    def setUpClass(cls):
+    def make_stack(cls):
         cls.files = tempfile.mkdtemp(prefix="sso-users-")
         os.chmod(cls.files, 0o755)
         cls.users = os.path.join(cls.files, "users.txt")
@@ -124,34 +139,20 @@ class SourcesTest(unittest.TestCase):
             % pbkdf2_sha256("bob-internal-pw"),
             'scan-robot@example.org user=scanbot name="Scan Robot" groups=devices password=%s' % argon2id("robot-pw"),
         ])
-        cls.slapd = readable(Slapd().start())
-        try:
-            cls.slapd.ldapadd(DIRECTORY_ALICE)
-            cls.stack = Stack(http_extra=cls.http_extra(cls.ORDER), locations=LOCATIONS, saml=True,
-                              server_extra="")
-            cls.wait_imported(cls.stack, "corp")
-        except BaseException:
-            cls.slapd.stop()
-            shutil.rmtree(cls.files, ignore_errors=True)
-            raise
+        cls.slapd.ldapadd(DIRECTORY_ALICE)
+        return started(Stack(http_extra=cls.http_extra(cls.ORDER), locations=LOCATIONS, saml=True), "corp")
 
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.stack.stop()
+            super().tearDownClass()
         finally:
-            cls.slapd.stop()
             shutil.rmtree(cls.files, ignore_errors=True)
 
     @classmethod
     def http_extra(cls, order):
         lines = "\n        ".join(line % {"users": cls.users} for line in order)
         return directory(cls.slapd) + "\n    sso_sources {\n        " + lines + "\n    }\n"
-
-    @staticmethod
-    def wait_imported(stack, name, imports=1):
-        wait_until(lambda: (source_status(stack, name).get("import") or {}).get("imports", 0) >= imports,
-                   "import %d of source %s" % (imports, name))
 
     def reorder(self, order):
         self.stack.http_extra = self.http_extra(order)
@@ -250,32 +251,19 @@ BULK_LOCATIONS = locations("sso_ldap bulk; sso_login ldap;")
 BULK_USERS = 10000
 
 
-class DirectoryImportTest(unittest.TestCase):
+class DirectoryImportTest(LdapStackTest):
     """A directory of 10,000 users imported with paged searches, re-imported on demand ("Sync
     now"); removal, a failing import and a suspicious shrink keep or end what they should."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.slapd = readable(Slapd().start())
-        try:
-            ldif = subprocess.run([PYTHON, GENERATOR, "--count", str(BULK_USERS), "--base", "ou=bulk," + BASE_DN,
-                                   "--groups", "4", "--password", "bulk-pw"],
-                                  check=True, capture_output=True, text=True).stdout
-            added = cls.slapd.client("ldapadd", *cls.slapd.bind_args(cls.slapd.root_dn, cls.slapd.root_password,
-                                                                      None, False), input=ldif, timeout=600)
-            cls.slapd.check(added, "ldapadd of the bulk users")
-            cls.stack = Stack(http_extra=cls.http_extra(), locations=BULK_LOCATIONS, saml=False)
-            SourcesTest.wait_imported(cls.stack, "bulk")
-        except BaseException:
-            cls.slapd.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.stack.stop()
-        finally:
-            cls.slapd.stop()
+    def make_stack(cls):
+        ldif = subprocess.run([PYTHON, GENERATOR, "--count", str(BULK_USERS), "--base", "ou=bulk," + BASE_DN,
+                               "--groups", "4", "--password", "bulk-pw"],
+                              check=True, capture_output=True, text=True).stdout
+        added = cls.slapd.client("ldapadd", *cls.slapd.bind_args(cls.slapd.root_dn, cls.slapd.root_password, None,
+                                                                  False), input=ldif, timeout=600)
+        cls.slapd.check(added, "ldapadd of the bulk users")
+        return started(Stack(http_extra=cls.http_extra(), locations=BULK_LOCATIONS, saml=False), "bulk")
 
     @classmethod
     def http_extra(cls, import_filter=None):
