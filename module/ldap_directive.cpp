@@ -13,16 +13,8 @@ namespace {
 struct BlockState {
     LdapDirectoryConf* conf;
     ldap::DirectorySettings settings;
+    std::string realm;  // the block's name unless `realm` says otherwise
 };
-
-std::string quoted(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    out += s;
-    out += '"';
-    return out;
-}
 
 std::optional<bool> parse_flag(std::string_view v) {
     if (v == "on") return true;
@@ -124,7 +116,7 @@ char* directive_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
         } else if (key == "realm") {
             if (value.find_first_of("\"\\\r\n") != std::string::npos)
                 return bad_value("a realm without quotes, backslashes or line breaks");
-            st->conf->realm = value;
+            st->realm = value;
         } else {
             return conf_error(cf, where + "unknown setting " + quoted(key));
         }
@@ -151,9 +143,8 @@ char* ldap_directory_block(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept 
         mcf->ldap->list.push_back(std::make_unique<LdapDirectoryConf>());
         LdapDirectoryConf* d = mcf->ldap->list.back().get();
         d->name = name;
-        d->realm = name;
 
-        BlockState st{d, {}};
+        BlockState st{d, {}, name};
         st.settings.name = name;
         ngx_conf_t saved = *cf;
         cf->handler = directive_line;
@@ -165,7 +156,7 @@ char* ldap_directory_block(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept 
         if (auto error = ldap::settings_error(st.settings))
             return conf_error(cf, "\"sso_ldap_directory " + name + "\": " + *error);
         d->directory = std::make_unique<ldap::Directory>(std::move(st.settings));
-        d->challenge = "Basic realm=\"" + d->realm + "\", charset=\"UTF-8\"";
+        d->set_realm(std::move(st.realm));
         return NGX_CONF_OK;
     } catch (...) {
         return static_cast<char*>(NGX_CONF_ERROR);

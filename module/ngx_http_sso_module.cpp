@@ -691,8 +691,7 @@ const LdapDirectoryConf* internal_password_check(ngx_conf_t* cf, MainConf* mcf, 
         if (const LdapDirectoryConf* d = mcf->ldap->find(name)) return d;
         auto d = std::make_unique<LdapDirectoryConf>();
         d->name = name;
-        d->realm = s.name;
-        d->challenge = "Basic realm=\"" + d->realm + "\", charset=\"UTF-8\"";
+        d->set_realm(s.name);
         mcf->ldap->list.push_back(std::move(d));
         return mcf->ldap->list.back().get();
     } catch (...) {

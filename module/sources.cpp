@@ -4,7 +4,6 @@
 #include <ctime>
 
 #include "identity/directory_identity.hpp"
-#include "identity/email.hpp"
 #include "identity/header_value.hpp"
 #include "identity/user_directory.hpp"
 #include "module/conf_util.hpp"
@@ -40,10 +39,6 @@ bool valid_name(std::string_view name) noexcept {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
                c == '.';
     });
-}
-
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
 }
 
 const char* kind_name(SourceKind k) noexcept {
@@ -163,13 +158,6 @@ char* source_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     }
 }
 
-// The identity of an internal account, as a sign-in through it makes it.
-SessionRecord internal_record(const InternalUser& u, std::string_view source) {
-    SessionRecord r = identity_from_internal(u, source);
-    r.source = source;
-    return r;
-}
-
 // `winner` supplies the whole identity; the sign-in keeps what logout needs (NameID, IdP, ...).
 void adopt_identity(SessionRecord& record, SessionRecord&& winner) {
     record.user = std::move(winner.user);
@@ -182,18 +170,25 @@ void adopt_identity(SessionRecord& record, SessionRecord&& winner) {
 
 // The identity `source` holds for `email`, when it has one.
 std::optional<SessionRecord> identity_in(ngx_http_request_t* r, const Sources& sources, const SourceConf& source,
-                                         const std::string& email) {
+                                         std::string_view email) {
     if (source.kind == SourceKind::users) {
-        if (const InternalUser* u = source.users->by_email(email)) return internal_record(*u, source.name);
+        if (const InternalUser* u = source.users->by_email(email)) return identity_from_internal(*u, source.name);
         return std::nullopt;
     }
     if (!source.imported() || !sources.zone) return std::nullopt;
     bool found = false;
     const ngx_str_t copy = DirectoryZone::copy_user(sources.zone, source.name, email, r->pool, found);
     if (!found || !copy.data) return std::nullopt;
-    auto record = decode_session(sv(copy));
-    if (record) record->source = source.name;
-    return record;
+    return decode_session(sv(copy));
+}
+
+// The user-directory key of an e-mail as records store it. Every record's e-mail was normalised
+// when it was made, then made header-safe, which changed only addresses with a '%': the common
+// case is the stored bytes themselves, with no allocation (this runs on requests with a session).
+std::string_view lookup_key(std::string_view stored, std::string& buffer) {
+    if (stored.find('%') == std::string_view::npos) return stored;
+    buffer = decode_header_value(stored);
+    return buffer;
 }
 
 // --- imports ---------------------------------------------------------------------------------
@@ -227,6 +222,21 @@ void run_import(void* data, ngx_log_t*) noexcept {
 
 void import_done(ngx_event_t* ev) noexcept;
 
+// The claimed import could not be handed to a thread: the claim ends as a failure, retried soon.
+void not_started(ngx_log_t* log, Sources& sources, const SourceConf& s, const char* why) noexcept {
+    try {
+        DirectoryZone::Publish p;
+        p.error = std::string("import not started: ") + why;
+        p.now = ngx_time();
+        p.next_due = p.now + kRetryAfterFailure;
+        std::string message;
+        DirectoryZone::publish(sources.zone, s.name, p, message);
+    } catch (...) {
+        // publish() could not run: the claim stays until this worker exits (DirectoryZone::claim)
+    }
+    ngx_log_error(NGX_LOG_ERR, log, 0, "sso: import of source \"%s\" not started: %s", s.name.c_str(), why);
+}
+
 void post_import(ngx_log_t* log, ngx_thread_pool_t* pool, Sources& sources, SourceConf& s) noexcept {
     ImportJob* job = nullptr;
     try {
@@ -238,12 +248,7 @@ void post_import(ngx_log_t* log, ngx_thread_pool_t* pool, Sources& sources, Sour
         job->started = ngx_time();
     } catch (...) {
         delete job;
-        DirectoryZone::Publish p;
-        p.error = "import not started: out of memory";
-        p.now = ngx_time();
-        p.next_due = p.now + kRetryAfterFailure;
-        std::string message;
-        DirectoryZone::publish(sources.zone, s.name, p, message);
+        not_started(log, sources, s, "out of memory");
         return;
     }
     job->task.ctx = job;
@@ -252,15 +257,8 @@ void post_import(ngx_log_t* log, ngx_thread_pool_t* pool, Sources& sources, Sour
     job->task.event.data = job;
     job->task.event.log = log;
     if (ngx_thread_task_post(pool, &job->task) != NGX_OK) {
-        DirectoryZone::Publish p;
-        p.error = "import not started: the thread pool queue is full";
-        p.started = job->started;
-        p.now = ngx_time();
-        p.next_due = p.now + kRetryAfterFailure;
-        std::string message;
-        DirectoryZone::publish(sources.zone, s.name, p, message);
-        ngx_log_error(NGX_LOG_ERR, log, 0, "sso: import of source \"%s\" %s", s.name.c_str(), p.error.c_str());
         delete job;
+        not_started(log, sources, s, "the thread pool queue is full");
         return;
     }
     ngx_log_error(NGX_LOG_INFO, log, 0, "sso: import of source \"%s\" started", s.name.c_str());
@@ -319,9 +317,19 @@ SourceConf::~SourceConf() {
     if (running) running->source = nullptr;
 }
 
-const SourceConf* Sources::find(std::string_view name) const noexcept {
+SourceConf* Sources::find(std::string_view name) const noexcept {
     for (const auto& s : list)
         if (s->name == name) return s.get();
+    return nullptr;
+}
+
+const MetadataSource* idp_metadata_source(const MainConf* mcf, std::string_view entity_id) noexcept {
+    if (!mcf->metadata_sources) return nullptr;
+    auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
+    for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) {
+        const ServiceProvider* sp = list[i]->runtime()->sp.get();
+        if (sp && sp->knows_idp(entity_id)) return list[i];
+    }
     return nullptr;
 }
 
@@ -354,15 +362,7 @@ ngx_int_t check_saml_sources(ngx_conf_t* cf) noexcept {
     if (!mcf->sources) return NGX_OK;
     for (const auto& s : mcf->sources->list) {
         if (s->kind != SourceKind::saml) continue;
-        bool known = false;
-        if (mcf->metadata_sources) {
-            auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
-            for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts && !known; ++i) {
-                const ServiceProvider* sp = list[i]->runtime()->sp.get();
-                known = sp && sp->knows_idp(s->target);
-            }
-        }
-        if (!known) {
+        if (!idp_metadata_source(mcf, s->target)) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"sso_sources\": source \"%s\": no server's IdP metadata has the entityID \"%s\" in %s:%ui",
                           s->name.c_str(), s->target.c_str(), s->conf_file.c_str(), s->conf_line);
@@ -378,15 +378,15 @@ void apply_sources(ngx_http_request_t* r, SessionRecord& record, SourceKind kind
     try {
         const std::size_t rank = sources->rank_of(kind, target);
         record.source = rank < sources->list.size() ? sources->list[rank]->name : std::string();
-        // Values are stored header-safe; the key is the plain, normalised address.
-        auto email = normalize_email(decode_header_value(record.email));
-        if (!email) return;
+        std::string buffer;
+        const std::string_view email = lookup_key(record.email, buffer);
+        if (email.empty()) return;  // no usable e-mail: nothing to merge by
         for (std::size_t i = 0; i < rank; ++i) {
             const SourceConf& s = *sources->list[i];
-            auto winner = identity_in(r, *sources, s, *email);
+            auto winner = identity_in(r, *sources, s, email);
             if (!winner) continue;
             log_reason(r, NGX_LOG_INFO,
-                       "identity of " + *email + " from source \"" + s.name + "\" (priority " +
+                       "identity of " + std::string(email) + " from source \"" + s.name + "\" (priority " +
                            std::to_string(s.priority) + "), above the sign-in's source \"" +
                            (record.source.empty() ? std::string(target) : record.source) + "\"");
             adopt_identity(record, std::move(*winner));
@@ -403,9 +403,9 @@ bool removed_from_source(ngx_http_request_t* r, const SessionView& session) noex
     const SourceConf* s = sources ? sources->find(session.source) : nullptr;
     if (!s || !s->imported() || !s->end_removed_sessions || !sources->zone) return false;
     try {
-        auto email = normalize_email(decode_header_value(session.email));
-        if (!email) return false;
-        return DirectoryZone::presence(sources->zone, s->name, *email) == Presence::absent;
+        std::string buffer;
+        const std::string_view email = lookup_key(session.email, buffer);
+        return !email.empty() && DirectoryZone::presence(sources->zone, s->name, email) == Presence::absent;
     } catch (...) {
         return false;
     }
@@ -427,10 +427,7 @@ void start_imports(ngx_cycle_t* cycle) noexcept {
 ngx_uint_t sync_now(ngx_http_request_t* r, std::string_view name, std::string& message) noexcept {
     MainConf* mcf = main_conf(r);
     Sources* sources = mcf->sources;
-    SourceConf* s = nullptr;
-    if (sources)
-        for (auto& c : sources->list)
-            if (c->name == name) s = c.get();
+    SourceConf* s = sources ? sources->find(name) : nullptr;
     try {
         if (!s || !s->imported() || !sources->zone) {
             message = "no imported source named \"" + std::string(name) + "\"";

@@ -17,6 +17,8 @@ namespace sso::ngx {
 
 struct LdapDirectoryConf;
 struct ImportJob;
+struct MainConf;
+class MetadataSource;
 
 enum class SourceKind { saml, ldap, users };
 
@@ -50,11 +52,14 @@ struct Sources {
     std::vector<std::string> imported_names;        // the directory zone's slots
     ngx_shm_zone_t* zone = nullptr;                 // the user directory (null: nothing imported)
 
-    const SourceConf* find(std::string_view name) const noexcept;
+    SourceConf* find(std::string_view name) const noexcept;
     // The index of the source a sign-in came through, or list.size() for a sign-in through an
     // IdP or directory that is not listed (below every listed source).
     std::size_t rank_of(SourceKind kind, std::string_view target) const noexcept;
 };
+
+// The IdP metadata (of some server) that has `entity_id`, or null.
+const MetadataSource* idp_metadata_source(const MainConf* mcf, std::string_view entity_id) noexcept;
 
 char* sources_block(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;  // sso_sources
 // After every server merged: each saml line must name an IdP some server has metadata for.

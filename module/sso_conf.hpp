@@ -60,6 +60,11 @@ struct LdapDirectoryConf {
     time_t failure_cache_ttl = 2;  // and failed ones this long (at most kMaxFailureCacheTtl)
     std::string realm;             // for WWW-Authenticate: Basic realm="..."
     std::string challenge;         // the whole WWW-Authenticate value, made from realm at load
+
+    void set_realm(std::string r) {
+        realm = std::move(r);
+        challenge = "Basic realm=\"" + realm + "\", charset=\"UTF-8\"";
+    }
 };
 inline constexpr time_t kMaxFailureCacheTtl = 10;
 

@@ -72,16 +72,6 @@ json_t* metadata_json(const MetadataSource& source) {
     return o;
 }
 
-const MetadataSource* metadata_of(const MainConf* mcf, std::string_view entity_id) {
-    if (!mcf->metadata_sources) return nullptr;
-    auto** list = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
-    for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) {
-        const ServiceProvider* sp = list[i]->runtime()->sp.get();
-        if (sp && sp->knows_idp(entity_id)) return list[i];
-    }
-    return nullptr;
-}
-
 const char* outcome_name(ImportOutcome o) {
     switch (o) {
         case ImportOutcome::ok:
@@ -100,36 +90,57 @@ json_t* string_or_null(std::string_view s) {
     return s.empty() ? json_null() : text(s);
 }
 
+// What every source reports the same way, whatever its type.
+struct SourceOutcome {
+    std::optional<std::size_t> users;  // null: not known (IdPs; before the first import)
+    std::int64_t last_import = 0;
+    std::string result = "never";
+    std::string error;
+};
+
+json_t* import_json(const SourceConf& s, const ImportState& st, std::string_view base) {
+    std::string sync_url(base);
+    if (sync_url.empty() || sync_url.back() != '/') sync_url += '/';
+    sync_url += "sources/" + s.name + "/sync";
+    auto count = [](std::uint64_t n) { return json_integer(static_cast<json_int_t>(n)); };
+    json_t* o = json_object();
+    json_object_set_new(o, "interval", count(static_cast<std::uint64_t>(s.import_interval)));
+    json_object_set_new(o, "running", json_boolean(st.running));
+    json_object_set_new(o, "last_start", time_or_null(st.last_start));
+    json_object_set_new(o, "last_success", time_or_null(st.last_success));
+    json_object_set_new(o, "next", time_or_null(st.next_due));
+    json_object_set_new(o, "imports", count(st.imports));
+    json_object_set_new(o, "attempts", count(st.attempts));
+    json_object_set_new(o, "skipped_without_email", count(st.no_email));
+    json_object_set_new(o, "skipped_duplicate_email", count(st.duplicates));
+    json_object_set_new(o, "max_drop_percent", count(s.max_drop_percent));
+    json_object_set_new(o, "removed_users", text(s.end_removed_sessions ? "end" : "keep"));
+    json_object_set_new(o, "sync_url", text(sync_url));
+    return o;
+}
+
 // One source, as docs/status-schema.json describes it. `base` is the status location, for the
 // "Sync now" URL.
 json_t* source_json(const MainConf* mcf, const SourceConf& s, std::string_view base) {
     json_t* o = json_object();
     json_object_set_new(o, "name", text(s.name));
     json_object_set_new(o, "priority", json_integer(static_cast<json_int_t>(s.priority)));
-    json_t* users = json_null();
-    json_t* last_import = json_null();
-    json_t* last_result = text("never");
-    json_t* last_error = json_null();
+    SourceOutcome out;
     json_t* authorised = json_object();
     switch (s.kind) {
         case SourceKind::saml: {
             json_object_set_new(o, "type", text("saml"));
-            const MetadataSource* m = metadata_of(mcf, s.target);
+            const MetadataSource* m = idp_metadata_source(mcf, s.target);
             json_object_set_new(authorised, "entity_id", text(s.target));
             json_object_set_new(authorised, "metadata_signer", m ? string_or_null(m->status().signer) : json_null());
             json_object_set_new(o, "metadata", m ? metadata_json(*m) : json_null());
             if (m) {
                 const MetadataStatus& st = m->status();
-                json_decref(last_import);
-                last_import = time_or_null(st.origin == "url" ? st.last_fetch : st.loaded_at);
+                out.last_import = st.origin == "url" ? st.last_fetch : st.loaded_at;
                 const bool failed = st.expired || (st.origin == "url" && st.last_fetch_result != "ok" &&
                                                    st.last_fetch_result != "unchanged");
-                json_decref(last_result);
-                last_result = text(failed ? "failed" : "ok");
-                if (failed) {
-                    json_decref(last_error);
-                    last_error = text(st.expired ? "metadata expired" : st.last_fetch_result);
-                }
+                out.result = failed ? "failed" : "ok";
+                if (failed) out.error = st.expired ? "metadata expired" : st.last_fetch_result;
             }
             break;
         }
@@ -142,64 +153,33 @@ json_t* source_json(const MainConf* mcf, const SourceConf& s, std::string_view b
             json_object_set_new(
                 o, "directory",
                 json_pack("{s:s, s:o, s:o}", "name", s.ldap->name.c_str(), "urls", urls, "base_dn", text(d.base_dn)));
-            json_t* import = json_null();
             auto st =
                 s.imported() && mcf->sources->zone ? DirectoryZone::state(mcf->sources->zone, s.name) : std::nullopt;
             if (st) {
-                if (st->imported) {
-                    json_decref(users);
-                    users = json_integer(static_cast<json_int_t>(st->users));
-                }
-                json_decref(last_import);
-                last_import = time_or_null(st->last_end);
-                json_decref(last_result);
-                last_result = text(outcome_name(st->last_outcome));
-                if (!st->last_error.empty()) {
-                    json_decref(last_error);
-                    last_error = text(st->last_error);
-                }
-                std::string sync_url(base);
-                if (sync_url.empty() || sync_url.back() != '/') sync_url += '/';
-                sync_url += "sources/" + s.name + "/sync";
-                import = json_object();
-                json_object_set_new(import, "interval", json_integer(static_cast<json_int_t>(s.import_interval)));
-                json_object_set_new(import, "running", json_boolean(st->running));
-                json_object_set_new(import, "last_start", time_or_null(st->last_start));
-                json_object_set_new(import, "last_success", time_or_null(st->last_success));
-                json_object_set_new(import, "next", time_or_null(st->next_due));
-                json_object_set_new(import, "imports", json_integer(static_cast<json_int_t>(st->imports)));
-                json_object_set_new(import, "attempts", json_integer(static_cast<json_int_t>(st->attempts)));
-                json_object_set_new(import, "skipped_without_email",
-                                    json_integer(static_cast<json_int_t>(st->no_email)));
-                json_object_set_new(import, "skipped_duplicate_email",
-                                    json_integer(static_cast<json_int_t>(st->duplicates)));
-                json_object_set_new(import, "max_drop_percent", json_integer(s.max_drop_percent));
-                json_object_set_new(import, "removed_users", text(s.end_removed_sessions ? "end" : "keep"));
-                json_object_set_new(import, "sync_url", text(sync_url));
+                if (st->imported) out.users = st->users;
+                out.last_import = st->last_end;
+                out.result = outcome_name(st->last_outcome);
+                out.error = st->last_error;
             } else {
-                json_decref(last_result);
-                last_result = text("not imported");
+                out.result = "not imported";
             }
-            json_object_set_new(o, "import", import);
+            json_object_set_new(o, "import", st ? import_json(s, *st, base) : json_null());
             break;
         }
         case SourceKind::users: {
             json_object_set_new(o, "type", text("users"));
             json_object_set_new(authorised, "file", text(s.target));
-            json_decref(users);
-            users = json_integer(static_cast<json_int_t>(s.users->users().size()));
-            json_decref(last_import);
-            last_import = time_or_null(s.loaded_at);
-            json_decref(last_result);
-            last_result = text("ok");
+            out.users = s.users->users().size();
+            out.last_import = s.loaded_at;
+            out.result = "ok";
             break;
         }
     }
     json_object_set_new(o, "authorised_by", authorised);
-    json_object_set_new(o, "users", users);
-    json_object_set_new(o, "last_import", last_import);
-    json_object_set_new(o, "last_result", last_result);
-    json_object_set_new(o, "last_error", last_error);
+    json_object_set_new(o, "users", out.users ? json_integer(static_cast<json_int_t>(*out.users)) : json_null());
+    json_object_set_new(o, "last_import", time_or_null(out.last_import));
+    json_object_set_new(o, "last_result", text(out.result));
+    json_object_set_new(o, "last_error", string_or_null(out.error));
     return o;
 }
 
