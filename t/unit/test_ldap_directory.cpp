@@ -1,6 +1,7 @@
 // settings_error() and Directory::authenticate() against a real slapd started from a temp dir.
 #include "ldap/directory.hpp"
 #include "t/support/slapd.hpp"
+#include "t/support/slapd_suite.hpp"
 
 #include <gtest/gtest.h>
 
@@ -433,25 +434,15 @@ TEST(LdapDirectory, AllServersDownIsUnavailable) {
 // ---------------------------------------------------------------------------------------------
 // authenticate against slapd
 
-class LdapDirectoryTest : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        // A write to a connection slapd dropped must fail with EPIPE, not kill the test binary
-        // (nginx ignores SIGPIPE too).
-        signal(SIGPIPE, SIG_IGN);
-        slapd_ = new Slapd;
+class LdapDirectoryTest : public testing::SlapdSuite<LdapDirectoryTest> {
+public:
+    static std::string start(Slapd& slapd) {
         testing::SlapdOptions options;
         options.entries = kEntries;
-        startup_error_ = new std::string(slapd_->start(options));
+        return slapd.start(options);
     }
-    static void TearDownTestSuite() {
-        delete slapd_;  // kills slapd by PID, removes its directory
-        slapd_ = nullptr;
-        delete startup_error_;
-        startup_error_ = nullptr;
-    }
-    void SetUp() override { ASSERT_TRUE(startup_error_->empty()) << *startup_error_; }
 
+protected:
     static DirectorySettings settings() {
         DirectorySettings s;
         s.name = "test";
@@ -470,13 +461,7 @@ protected:
         EXPECT_EQ(settings_error(s), std::nullopt);
         return Directory(s);
     }
-
-    static Slapd* slapd_;
-    static std::string* startup_error_;
 };
-
-Slapd* LdapDirectoryTest::slapd_ = nullptr;
-std::string* LdapDirectoryTest::startup_error_ = nullptr;
 
 TEST_F(LdapDirectoryTest, SuccessWithAttributesAndGroupSearch) {
     const AuthResult r = directory(settings()).authenticate("alice", kAlicePassword);

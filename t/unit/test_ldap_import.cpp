@@ -17,6 +17,7 @@
 
 #include "ldap/directory.hpp"
 #include "t/support/slapd.hpp"
+#include "t/support/slapd_suite.hpp"
 
 namespace sso::ldap {
 namespace {
@@ -225,32 +226,18 @@ TEST(LdapImport, WithoutAnEmailAttributeThereIsNothingToImport) {
 // ---------------------------------------------------------------------------------------------
 // A small directory
 
-class LdapImportTest : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        signal(SIGPIPE, SIG_IGN);
-        slapd_ = new Slapd;
+class LdapImportTest : public testing::SlapdSuite<LdapImportTest> {
+public:
+    static std::string start(Slapd& slapd) {
         testing::SlapdOptions options;
         options.preload = kBase;
         options.entries = kSmall;
-        startup_error_ = new std::string(slapd_->start(options));
+        return slapd.start(options);
     }
-    static void TearDownTestSuite() {
-        delete slapd_;
-        slapd_ = nullptr;
-        delete startup_error_;
-        startup_error_ = nullptr;
-    }
-    void SetUp() override { ASSERT_TRUE(startup_error_->empty()) << *startup_error_; }
 
+protected:
     static DirectorySettings settings() { return base_settings(*slapd_, kPeople); }
-
-    static Slapd* slapd_;
-    static std::string* startup_error_;
 };
-
-Slapd* LdapImportTest::slapd_ = nullptr;
-std::string* LdapImportTest::startup_error_ = nullptr;
 
 TEST_F(LdapImportTest, UsersWithMemberOfGroups) {
     DirectorySettings s = settings();  // group_base empty: memberOf on each entry
@@ -375,14 +362,9 @@ TEST_F(LdapImportTest, OverLdapsWithTheDirectorysTlsContext) {
 // ---------------------------------------------------------------------------------------------
 // 10,000 users behind `sizelimit 500`: only the reader's paged searches get them all.
 
-class LdapImportPagingTest : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        signal(SIGPIPE, SIG_IGN);
-        slapd_ = new Slapd;
-        startup_error_ = new std::string(start());
-    }
-    static std::string start() {
+class LdapImportPagingTest : public testing::SlapdSuite<LdapImportPagingTest> {
+public:
+    static std::string start(Slapd& slapd) {
         const auto started = Clock::now();
         const std::string ldif = ::testing::TempDir() + "/sso-import-bulk-" + std::to_string(getpid()) + ".ldif";
         if (testing::run(
@@ -400,27 +382,15 @@ protected:
         // hard limit, 500).
         options.database_config = "sizelimit " + std::to_string(kServerSizeLimit) + "\nlimits dn.exact=\"" + kReaderDn +
                                   "\" size.prtotal=unlimited";
-        std::string error = slapd_->start(options);
+        std::string error = slapd.start(options);
         std::printf("[ timing   ] generating and loading %zu users (slapadd) and starting slapd: %lld ms\n", kBulkUsers,
                     static_cast<long long>(std::chrono::duration_cast<milliseconds>(Clock::now() - started).count()));
         return error;
     }
-    static void TearDownTestSuite() {
-        delete slapd_;
-        slapd_ = nullptr;
-        delete startup_error_;
-        startup_error_ = nullptr;
-    }
-    void SetUp() override { ASSERT_TRUE(startup_error_->empty()) << *startup_error_; }
 
+protected:
     static DirectorySettings settings() { return base_settings(*slapd_, kBulk); }
-
-    static Slapd* slapd_;
-    static std::string* startup_error_;
 };
-
-Slapd* LdapImportPagingTest::slapd_ = nullptr;
-std::string* LdapImportPagingTest::startup_error_ = nullptr;
 
 // A search of the bulk users without paging, as the reader: the server's result code and how many
 // entries came.
