@@ -66,6 +66,7 @@ CASES = {
     "acs_get_with_body_405": ("GET", "/sso/acs", {}, 405, False),
     "protected_post_without_session_401": ("POST", "/app/page", {}, 401, False),
     "protected_get_without_session_302": ("GET", "/app/page", {"Accept": BROWSER_ACCEPT}, 302, False),
+    "protected_get_json_without_session_401": ("GET", "/app/page", {"Accept": "application/json"}, 401, False),
     "protected_denied_by_sso_require_403": ("GET", "/restricted/page", {"Cookie": "@SESSION@"}, 403, False),
     "auth_request_endpoint_get_401": ("GET", "/sso-auth", {}, 401, False),
     "auth_request_endpoint_post_401": ("POST", "/sso-auth", {}, 401, False),
@@ -205,6 +206,36 @@ class RequestSmugglingTest(StackTest):
             self.assertIn(probe_path, seen, summary)
         else:
             self.assertEqual(len(responses), 1, "expected exactly one answer; " + summary)
+
+    def test_refusal_does_not_invite_the_body_with_100_continue(self):
+        # Like nginx's own error pages: the refusal comes at once, without "100 Continue";
+        # a client that sends the body anyway has it discarded, and the connection goes on.
+        s = self.stack
+        marker = uuid.uuid4().hex
+        smuggled = ("GET /public/smuggled-%s HTTP/1.1\r\nHost: localhost\r\n\r\n" % marker).encode()
+        probe_path = "/public/probe-" + marker
+        with socket.create_connection(("127.0.0.1", s.port), timeout=SOCKET_TIMEOUT) as sock:
+            sock.sendall(("POST /app/page HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+                          "Content-Length: %d\r\n\r\n" % len(smuggled)).encode())
+            first = b""
+            while b"\r\n\r\n" not in first:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "connection closed before an answer")
+                first += chunk
+            self.assertTrue(first.startswith(b"HTTP/1.1 401 "), first[:200])
+            sock.sendall(smuggled + ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                                     % probe_path).encode())
+            data = first
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        responses = parse_responses(data)
+        self.assertEqual([st for st, _, _ in responses], [401, 200])
+        seen = [r["path"] for r in s.upstream_requests()]
+        self.assertIn(probe_path, seen)
+        self.assertNotIn("/public/smuggled-" + marker, seen)
 
 
 def _make_test(case, framing):
