@@ -116,8 +116,29 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
     ngx_log_error(level, r->connection->log, 0, "sso: %V", &msg);
 }
 
+namespace {
+
+// An answer given without reading the request body must not leave it on the connection, where
+// nginx would parse it as the next request (smuggling, behind a proxy that reuses connections).
+// What ngx_http_special_response_handler does for nginx's own answers: no "100 Continue" for
+// a refusal, and the body drained (up to its declared length, within lingering_time) in the
+// background. A body already read or being read is left alone (nginx's discard checks that).
+void drop_unread_body(ngx_http_request_t* r, ngx_uint_t status) noexcept {
+    if (r != r->main) return;  // a subrequest has no body of its own
+    if (status >= NGX_HTTP_SPECIAL_RESPONSE) r->expect_tested = 1;
+    // Body framing that cannot be followed (a malformed chunk) leaves nothing to reuse.
+    if (ngx_http_discard_request_body(r) != NGX_OK) r->keepalive = 0;
+    // Like nginx's own 413 (client_max_body_size): the body is still drained, so that the
+    // answer is not lost to a reset, but a client that sends more than is accepted does not
+    // keep the connection.
+    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) r->keepalive = 0;
+}
+
+}  // namespace
+
 ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type,
                     std::string_view body) noexcept {
+    drop_unread_body(r, status);
     r->headers_out.status = status;
     r->headers_out.content_length_n = static_cast<off_t>(body.size());
     r->headers_out.content_type = pool_copy(r->pool, content_type);

@@ -32,6 +32,8 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
 ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title,
                     std::string_view message) noexcept;
 
+// Every answer of the module goes through here. A request body not read yet is discarded
+// (a 413 also ends the connection), so that it cannot be parsed as the next request.
 ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type,
                     std::string_view body) noexcept;
 
