@@ -47,36 +47,52 @@ class LifetimeTest(SessionTest):
         self.assertTrue(1 <= max_age <= 2, set_cookie)
         self.assertEqual(self.status(cookie), 200)
         self.assertTrue(poll(lambda: self.status(cookie) == 401, 10), "the session never expired")
-        elapsed = time.monotonic() - start
-        # nginx's clock has a one-second resolution: a 2 s lifetime ends after 1 to 3 s
-        self.assertGreaterEqual(elapsed, 0.9)
-        self.assertLessEqual(elapsed, 3.5)
+        # nginx's clock has a one-second resolution: a 2 s lifetime ends after 1 s at the
+        # earliest; the poll, which uses the session every 0.2 s, shows that use does not
+        # extend it (a later bound would measure the machine's load, not the module).
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)
         # and it stays expired
         self.assertEqual(self.status(cookie), 401)
 
 
 class IdleTimeoutTest(SessionTest):
+    IDLE = 2.0
     STACK_ARGS = {"server_extra": "sso_session_idle_timeout 2s; sso_session_lifetime 1h;"}
+
+    def keep_using(self, cookie, seconds):
+        """Uses the session every 0.5 s for seconds; each use must find it alive. A use counts
+        only when it followed the previous one closely (under the idle timeout less nginx's
+        one-second clock): on a machine stalled for longer the session may rightly have expired,
+        and the window starts again with a new sign-in. Returns the cookie in use at the end."""
+        for _ in range(5):
+            start = last = time.monotonic()
+            while True:
+                sent = time.monotonic()
+                status = self.status(cookie)
+                if sent - last >= self.IDLE - 1.0:
+                    break  # stalled: this answer proves nothing either way
+                self.assertEqual(status, 200, "expired while in use after %.1f s" % (sent - start))
+                last = time.monotonic()
+                if last - start >= seconds:
+                    return cookie
+                time.sleep(0.5)
+            cookie, _ = self.stack.login("alice")
+        self.fail("the machine stalled for over %.0f s in each of five windows" % (self.IDLE - 1.0))
 
     def test_used_session_stays_and_idle_session_expires(self):
         cookie, _ = self.stack.login("alice")
-        start = time.monotonic()
-        while time.monotonic() - start < 3.5:  # well past the idle timeout, in use every 0.5 s
-            self.assertEqual(self.status(cookie), 200, "expired while in use after %.1f s" % (time.monotonic() - start))
-            time.sleep(0.5)
-        self.assertEqual(self.status(cookie), 200)
+        cookie = self.keep_using(cookie, 3.5)  # well past the idle timeout
         # Left alone: any request with the cookie would count as use, so this cannot poll.
         # nginx's clock has a one-second resolution; 2 s of real time is 2 ticks at least.
-        time.sleep(2.3)
+        time.sleep(self.IDLE + 0.3)
         self.assertEqual(self.status(cookie), 401)
 
     def test_other_sessions_are_not_kept_alive(self):
-        used, _ = self.stack.login("alice")
         idle, _ = self.stack.login("bob")
-        start = time.monotonic()
-        while time.monotonic() - start < 2.6:
-            self.assertEqual(self.status(used), 200)
-            time.sleep(0.5)
+        idle_since = time.monotonic()
+        used, _ = self.stack.login("alice")
+        used = self.keep_using(used, 2.6)
+        self.assertGreater(time.monotonic() - idle_since, self.IDLE + 0.3)
         self.assertEqual(self.status(idle), 401)
         self.assertEqual(self.status(used), 200)
 
