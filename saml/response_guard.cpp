@@ -2,6 +2,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include <cctype>
 #include <cstring>
@@ -266,19 +267,51 @@ Error refuse(std::string reason) {
     return fail(SamlError::invalid_response, std::move(reason));
 }
 
+// SAML 2.0 messages say Version="2.0" (SAML core 3.2.2, 2.3.3); Lasso reads any value.
+std::optional<std::string> check_version(const xmlNode* n, const char* what) {
+    const std::string version = attr(n, "Version");
+    if (version == "2.0") return std::nullopt;
+    return std::string(what) + " Version is " +
+           (has_attr(n, "Version") ? "\"" + version + "\"" : std::string("missing")) + ", not 2.0";
+}
+
+// A UTF-16 or UTF-32 document (a byte-order mark, or NUL bytes around the first '<'). libxml2
+// reads it, Lasso does not (it looks for a '<' with strchr): refuse it here, saying why.
+bool is_wide_encoding(std::string_view xml) {
+    if (xml.starts_with("\xFE\xFF") || xml.starts_with("\xFF\xFE")) return true;
+    return xml.substr(0, 4).find('\0') != std::string_view::npos;
+}
+
+// Parses with libxml2's own depth limit (256 without XML_PARSE_HUGE). A document past it is
+// reported as too deep, not as not well-formed: it may be well-formed.
+Result<XmlDocPtr> parse_document(std::string_view xml, const char* url, const char* what) {
+    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return refuse(std::string(what) + " too large");
+    if (is_wide_encoding(xml))
+        return refuse(std::string(what) + " is UTF-16 or UTF-32 encoded; only UTF-8 is accepted");
+    std::unique_ptr<xmlParserCtxt, void (*)(xmlParserCtxtPtr)> ctxt(xmlNewParserCtxt(), xmlFreeParserCtxt);
+    if (!ctxt) return fail(SamlError::internal, "cannot allocate an XML parser");
+    XmlDocPtr doc(xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), url, nullptr,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    if (doc && ctxt->wellFormed) return doc;
+    const xmlError* e = xmlCtxtGetLastError(ctxt.get());
+    if (e && e->code == XML_ERR_INTERNAL_ERROR && e->message && std::strstr(e->message, "Excessive depth"))
+        return refuse("XML nested too deeply");
+    return refuse(std::string(what) + " is not well-formed XML");
+}
+
 }  // namespace
 
 Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuardLimits& lim) {
     // Refuse DTDs before libxml2 sees them: no entity can then be declared or expanded.
     if (has_dtd_text(xml)) return refuse("DOCTYPE or entity declarations are not allowed");
-    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return refuse("document too large");
     CheckedResponse out;
-    out.doc.reset(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "response.xml", nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!out.doc) return refuse("response is not well-formed XML");
+    auto doc = parse_document(xml, "response.xml", "response");
+    if (!doc) return doc.error();
+    out.doc = std::move(doc.value());
     if (out.doc->intSubset || out.doc->extSubset) return refuse("DOCTYPE is not allowed");
     xmlNode* root = xmlDocGetRootElement(out.doc.get());
     if (!is(root, kNsProtocol, "Response")) return refuse("document is not a SAML 2.0 Response");
+    if (auto e = check_version(root, "Response")) return refuse(*e);
 
     // An IdP that refuses the login (user cancelled, no access) sends a Response with a
     // non-success status and usually no assertion: say that, not "no assertion".
@@ -320,6 +353,7 @@ Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuard
     // The one assertion must be a direct child of the Response: anywhere else it is wrapped.
     const xmlNode* assertion = only_child(root, kNsAssertion, "Assertion", count);
     if (count != 1) return refuse("assertion is not a direct child of the Response");
+    if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
     if (auto e = check_assertion_signatures(walk, assertion, response_sig, response_sigs, out.response_signed, lim))
         return refuse(*e);
     return out;
@@ -342,9 +376,9 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
     std::string wrapped;
     wrapped.reserve(open.size() + plaintext.size() + close.size());
     wrapped.append(open).append(plaintext).append(close);
-    XmlDocPtr doc(xmlReadMemory(wrapped.data(), static_cast<int>(wrapped.size()), "assertion.xml", nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc) return refuse("decrypted assertion is not well-formed XML");
+    auto parsed = parse_document(wrapped, "assertion.xml", "decrypted assertion");
+    if (!parsed) return parsed.error();
+    XmlDocPtr doc = std::move(parsed.value());
     const xmlNode* wrapper = xmlDocGetRootElement(doc.get());
     if (!wrapper || xmlStrcmp(wrapper->name, reinterpret_cast<const xmlChar*>("sso-decrypted")) != 0 || wrapper->next)
         return refuse("decrypted assertion is not well-formed XML");
@@ -370,6 +404,7 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
         return refuse("decrypted content must be exactly one Assertion, found " +
                       std::to_string(walk.assertions + walk.encrypted_assertions) + " assertions");
     if (auto e = check_assertion_signatures(walk, assertion, nullptr, 0, response_signed, lim)) return refuse(*e);
+    if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
     const std::string id = attr(assertion, "ID");
     if (id.empty()) return refuse("assertion has no ID");
     return id;
