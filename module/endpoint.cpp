@@ -176,7 +176,8 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         SessionRecord record = identity_from_assertion(assertion.value(), scf->rt->attributes);
         apply_sources(r, record, SourceKind::saml, assertion->idp);
         if (record.user.empty()) {
-            refuse(r, ctx, NGX_HTTP_FORBIDDEN, "the attribute mapped to the user name is missing or empty");
+            refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                   "the attribute mapped to the user name is missing, empty or white space");
             finish(r);
             return;
         }

@@ -20,6 +20,7 @@
 #include "saml/response_guard.hpp"
 #include "saml/saml_time.hpp"
 #include "saml/sp_metadata.hpp"
+#include "saml/text.hpp"
 
 namespace sso {
 
@@ -391,6 +392,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     auto* subject = assertion->Subject;
     if (!subject || !subject->NameID || !subject->NameID->content || !*subject->NameID->content)
         return invalid("assertion has no NameID");
+    std::string name_id = node_text(LASSO_NODE(subject->NameID));
+    if (is_blank(name_id)) return invalid("assertion NameID is only white space");
     auto* confirmation = subject->SubjectConfirmation;
     if (!confirmation || str(confirmation->Method) != kBearer)
         return invalid("assertion has no bearer SubjectConfirmation");
@@ -406,7 +409,7 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
 
     ValidatedAssertion out;
     out.idp = issuer;
-    out.name_id = node_text(LASSO_NODE(subject->NameID));
+    out.name_id = std::move(name_id);
     out.name_id_format = str(subject->NameID->Format);
     out.in_response_to = in_response_to;
     out.assertion_id = assertion->ID;

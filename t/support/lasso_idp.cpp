@@ -124,6 +124,16 @@ std::string idp_answer(const TestKeys& keys, ServiceProvider& sp, const AuthnReq
     if (lasso_login_build_assertion(login.get(), LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, instant.c_str(), nullptr,
                                     before.c_str(), after.c_str()) != 0)
         return {};
+    if (!options.name_id.empty()) {
+        auto* assertion = LASSO_SAML2_ASSERTION(lasso_login_get_assertion(login.get()));
+        LassoSaml2NameID* name_id = assertion->Subject ? assertion->Subject->NameID : nullptr;
+        if (name_id) {
+            g_free(name_id->content);
+            name_id->content = g_strdup(options.name_id.c_str());
+        }
+        g_object_unref(assertion);
+        if (!name_id) return {};
+    }
     if (options.typical_attributes) {
         auto* assertion = LASSO_SAML2_ASSERTION(lasso_login_get_assertion(login.get()));
         auto* statement = LASSO_SAML2_ATTRIBUTE_STATEMENT(lasso_saml2_attribute_statement_new());
