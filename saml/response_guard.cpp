@@ -356,6 +356,7 @@ Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuard
     if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
     if (auto e = check_assertion_signatures(walk, assertion, response_sig, response_sigs, out.response_signed, lim))
         return refuse(*e);
+    out.assertion = const_cast<xmlNode*>(assertion);
     return out;
 }
 
@@ -365,8 +366,23 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
     return std::nullopt;
 }
 
+bool signed_with_ecdsa(const xmlNode* signed_element) noexcept {
+    for (const xmlNode* sig = signed_element ? signed_element->children : nullptr; sig; sig = sig->next) {
+        if (!is(sig, kNsDsig, "Signature")) continue;
+        for (const xmlNode* info = sig->children; info; info = info->next) {
+            if (!is(info, kNsDsig, "SignedInfo")) continue;
+            for (const xmlNode* m = info->children; m; m = m->next) {
+                if (!is(m, kNsDsig, "SignatureMethod")) continue;
+                XmlCharPtr alg(xmlGetNoNsProp(m, reinterpret_cast<const xmlChar*>("Algorithm")));
+                if (alg && std::strstr(reinterpret_cast<const char*>(alg.get()), "xmldsig-more#ecdsa-")) return true;
+            }
+        }
+    }
+    return false;
+}
+
 Result<std::string> check_decrypted_assertion(std::string_view plaintext, const ResponseGuardLimits& lim,
-                                              bool response_signed) {
+                                              bool response_signed, bool* assertion_signed) {
     if (has_dtd_text(plaintext)) return refuse("DOCTYPE or entity declarations are not allowed");
     // The plaintext is a sequence of nodes, as the decryptor would splice it into the
     // document; a wrapper element lets libxml2 parse all of it, not just a first element.
@@ -405,6 +421,8 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
                       std::to_string(walk.assertions + walk.encrypted_assertions) + " assertions");
     if (auto e = check_assertion_signatures(walk, assertion, nullptr, 0, response_signed, lim)) return refuse(*e);
     if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
+    int signatures = 0;
+    if (assertion_signed) *assertion_signed = only_child(assertion, kNsDsig, "Signature", signatures) != nullptr;
     const std::string id = attr(assertion, "ID");
     if (id.empty()) return refuse("assertion has no ID");
     return id;

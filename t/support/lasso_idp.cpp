@@ -49,6 +49,12 @@ TestKeys::TestKeys() : dir_(fs::temp_directory_path() / ("sso-test-keys-" + std:
                                 (dir_ / (std::string(who) + ".crt")).string() + " 2>/dev/null";
         if (std::system(cmd.c_str()) != 0) std::abort();  // no keys, no test: fail loudly
     }
+    // An EC P-256 pair "ec", as IdPs that sign with ECDSA-SHA256 have.
+    const std::string ec =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=ec"
+        " -keyout " +
+        (dir_ / "ec.key").string() + " -out " + (dir_ / "ec.crt").string() + " 2>/dev/null";
+    if (std::system(ec.c_str()) != 0) std::abort();
 }
 
 TestKeys::~TestKeys() {

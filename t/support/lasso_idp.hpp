@@ -11,7 +11,8 @@
 
 namespace sso::testing {
 
-// RSA-2048 key pairs "sp", "idp" and "other", made with the openssl tool; removed at the end.
+// RSA-2048 key pairs "sp", "idp" and "other" and an EC P-256 pair "ec", made with the openssl
+// tool; removed at the end.
 class TestKeys {
 public:
     TestKeys();
