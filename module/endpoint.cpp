@@ -237,6 +237,15 @@ ngx_int_t acs(ngx_http_request_t* r) noexcept {
         return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed",
                          "The Assertion Consumer Service takes HTTP-POST.");
     }
+    // The HTTP-POST binding posts a form; anything else (multipart, JSON, text) is not one.
+    const std::string_view content_type =
+        r->headers_in.content_type ? sv(r->headers_in.content_type->value) : std::string_view();
+    if (!is_form_urlencoded(content_type)) {
+        log_reason(r, NGX_LOG_INFO,
+                   "SAML response refused: Content-Type \"" + std::string(content_type.substr(0, 100)) +
+                       "\" is not application/x-www-form-urlencoded");
+        return send_page(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, kRefusedTitle, kRefusedMessage);
+    }
     // Refuse oversized bodies before reading them.
     const off_t limit = static_cast<off_t>(scf->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
