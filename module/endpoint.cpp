@@ -312,6 +312,9 @@ void logout_done(void* data, StoreReply reply) noexcept {
             r, ctx, "logout not recorded: session store unavailable", reply,
             "You could not be signed out because the session store cannot be reached. Please try again "
             "shortly.");
+    } else if (reply.status == StoreStatus::not_found) {
+        // An expired or forged cookie: nothing ended, the cookie is cleared all the same.
+        log_reason(r, NGX_LOG_INFO, "logout: the session cookie names no session");
     } else {
         log_reason(r, NGX_LOG_INFO, "session ended by logout");
         count(r, Counter::logout);
