@@ -112,6 +112,18 @@ TEST(ResponseGuard, SignaturesMustSignTheirParentWithAllowedAlgorithms) {
     EXPECT_EQ(check(response(signature("#r1") + signature("#r1") + plain)), "several signatures on one element");
 }
 
+TEST(ResponseGuard, NamesRsaPssAsUnsupported) {
+    const std::string plain = assertion("a1", "", false);
+    for (const char* pss :
+         {"http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+          "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1", "http://www.w3.org/2007/05/xmldsig-more#rsa-pss"})
+        EXPECT_EQ(check(response(signature("#r1", pss) + plain)),
+                  std::string("Response signature method RSA-PSS (") + pss +
+                      ") cannot be verified with this xmlsec (1.2); have the IdP sign with RSA-SHA256 or ECDSA-SHA256");
+    EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256") + plain)),
+              std::nullopt);
+}
+
 TEST(ResponseGuard, RefusesSignaturesElsewhere) {
     EXPECT_EQ(check(response(assertion("a1", "<saml:Conditions ID=\"c1\">" + signature("#c1") + "</saml:Conditions>"))),
               "signature found outside the Response and Assertion");
