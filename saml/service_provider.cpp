@@ -384,10 +384,9 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         }
         return std::nullopt;
     };
-    // Lasso verifies RSA signatures but cannot verify ECDSA: those we verify, all of them, and
-    // Lasso then only reads the message.
-    // Lasso then reads the document we checked without those signatures (it would refuse an
-    // ECDSA-signed Response even when told to ignore signatures).
+    // Lasso verifies RSA signatures but cannot verify ECDSA. With an ECDSA signature we verify
+    // all of them, and Lasso reads the document we checked without its signatures (it refuses
+    // an ECDSA-signed Response even when told to ignore signatures).
     const bool ecdsa = signed_with_ecdsa(root) || signed_with_ecdsa(checked->assertion);
     std::string msg;
     if (ecdsa) {
