@@ -2,6 +2,7 @@
 
 #include "identity/email.hpp"
 #include "identity/header_value.hpp"
+#include "saml/text.hpp"
 
 namespace sso {
 namespace {
@@ -22,7 +23,9 @@ const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::strin
 
 SessionRecord identity_from_assertion(const ValidatedAssertion& a, const AttributeMap& map) {
     SessionRecord r;
-    r.user = encode_header_value(map.user.empty() ? a.name_id : first_value(a, map.user));
+    // A user name of white space names nobody: left empty, the sign-in is refused.
+    const std::string user = map.user.empty() ? a.name_id : first_value(a, map.user);
+    if (!is_blank(user)) r.user = encode_header_value(user);
     // An e-mail that does not normalise is not an identity key; the raw value stays readable
     // through its attribute variable.
     if (auto email = normalize_email(first_value(a, map.email))) r.email = encode_header_value(*email);

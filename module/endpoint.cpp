@@ -176,7 +176,8 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         SessionRecord record = identity_from_assertion(assertion.value(), scf->rt->attributes);
         apply_sources(r, record, SourceKind::saml, assertion->idp);
         if (record.user.empty()) {
-            refuse(r, ctx, NGX_HTTP_FORBIDDEN, "the attribute mapped to the user name is missing or empty");
+            refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                   "the attribute mapped to the user name is missing, empty or white space");
             finish(r);
             return;
         }
@@ -235,6 +236,15 @@ ngx_int_t acs(ngx_http_request_t* r) noexcept {
         log_reason(r, NGX_LOG_INFO, "ACS accepts only POST");
         return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed",
                          "The Assertion Consumer Service takes HTTP-POST.");
+    }
+    // The HTTP-POST binding posts a form; anything else (multipart, JSON, text) is not one.
+    const std::string_view content_type =
+        r->headers_in.content_type ? sv(r->headers_in.content_type->value) : std::string_view();
+    if (!is_form_urlencoded(content_type)) {
+        log_reason(r, NGX_LOG_INFO,
+                   "SAML response refused: Content-Type \"" + std::string(content_type.substr(0, 100)) +
+                       "\" is not application/x-www-form-urlencoded");
+        return send_page(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, kRefusedTitle, kRefusedMessage);
     }
     // Refuse oversized bodies before reading them.
     const off_t limit = static_cast<off_t>(scf->max_response_size / 3 * 4 + 8192);
@@ -302,6 +312,9 @@ void logout_done(void* data, StoreReply reply) noexcept {
             r, ctx, "logout not recorded: session store unavailable", reply,
             "You could not be signed out because the session store cannot be reached. Please try again "
             "shortly.");
+    } else if (reply.status == StoreStatus::not_found) {
+        // An expired or forged cookie: nothing ended, the cookie is cleared all the same.
+        log_reason(r, NGX_LOG_INFO, "logout: the session cookie names no session");
     } else {
         log_reason(r, NGX_LOG_INFO, "session ended by logout");
         count(r, Counter::logout);

@@ -2,6 +2,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include <cctype>
 #include <cstring>
@@ -66,6 +67,11 @@ bool is_strong_signature_method(const std::string& alg, bool allow_sha1) {
     return strong.count(alg) || (allow_sha1 && alg == "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
 }
 
+bool is_rsa_pss(const std::string& alg) {
+    return alg.starts_with("http://www.w3.org/2007/05/xmldsig-more#") &&
+           (alg.ends_with("-rsa-MGF1") || alg.ends_with("#rsa-pss"));
+}
+
 bool is_strong_digest(const std::string& alg, bool allow_sha1) {
     static const std::set<std::string> strong = {
         "http://www.w3.org/2001/04/xmlenc#sha256",
@@ -83,6 +89,11 @@ std::optional<std::string> check_signature(const xmlNode* sig, const xmlNode* pa
     const xmlNode* c14n = only_child(signed_info, kNsDsig, "CanonicalizationMethod", count);
     if (count != 1 || attr(c14n, "Algorithm") != kExcC14n) return "signature canonicalization is not exclusive c14n";
     const xmlNode* method = only_child(signed_info, kNsDsig, "SignatureMethod", count);
+    // RSA-PSS (RFC 6931 #sha256-rsa-MGF1 and kin, XMLDSig 1.1 #rsa-pss) came with xmlsec 1.3;
+    // Debian 12 has 1.2.37, which cannot verify it.
+    if (count == 1 && is_rsa_pss(attr(method, "Algorithm")))
+        return "signature method RSA-PSS (" + attr(method, "Algorithm") +
+               ") cannot be verified with this xmlsec (1.2); have the IdP sign with RSA-SHA256 or ECDSA-SHA256";
     if (count != 1 || !is_strong_signature_method(attr(method, "Algorithm"), lim.allow_sha1))
         return "signature method not allowed: " + (method ? attr(method, "Algorithm") : std::string("none"));
     const xmlNode* ref = only_child(signed_info, kNsDsig, "Reference", count);
@@ -266,19 +277,51 @@ Error refuse(std::string reason) {
     return fail(SamlError::invalid_response, std::move(reason));
 }
 
+// SAML 2.0 messages say Version="2.0" (SAML core 3.2.2, 2.3.3); Lasso reads any value.
+std::optional<std::string> check_version(const xmlNode* n, const char* what) {
+    const std::string version = attr(n, "Version");
+    if (version == "2.0") return std::nullopt;
+    return std::string(what) + " Version is " +
+           (has_attr(n, "Version") ? "\"" + version + "\"" : std::string("missing")) + ", not 2.0";
+}
+
+// A UTF-16 or UTF-32 document (a byte-order mark, or NUL bytes around the first '<'). libxml2
+// reads it, Lasso does not (it looks for a '<' with strchr): refuse it here, saying why.
+bool is_wide_encoding(std::string_view xml) {
+    if (xml.starts_with("\xFE\xFF") || xml.starts_with("\xFF\xFE")) return true;
+    return xml.substr(0, 4).find('\0') != std::string_view::npos;
+}
+
+// Parses with libxml2's own depth limit (256 without XML_PARSE_HUGE). A document past it is
+// reported as too deep, not as not well-formed: it may be well-formed.
+Result<XmlDocPtr> parse_document(std::string_view xml, const char* url, const char* what) {
+    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return refuse(std::string(what) + " too large");
+    if (is_wide_encoding(xml))
+        return refuse(std::string(what) + " is UTF-16 or UTF-32 encoded; only UTF-8 is accepted");
+    std::unique_ptr<xmlParserCtxt, void (*)(xmlParserCtxtPtr)> ctxt(xmlNewParserCtxt(), xmlFreeParserCtxt);
+    if (!ctxt) return fail(SamlError::internal, "cannot allocate an XML parser");
+    XmlDocPtr doc(xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), url, nullptr,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    if (doc && ctxt->wellFormed) return doc;
+    const xmlError* e = xmlCtxtGetLastError(ctxt.get());
+    if (e && e->code == XML_ERR_INTERNAL_ERROR && e->message && std::strstr(e->message, "Excessive depth"))
+        return refuse("XML nested too deeply");
+    return refuse(std::string(what) + " is not well-formed XML");
+}
+
 }  // namespace
 
 Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuardLimits& lim) {
     // Refuse DTDs before libxml2 sees them: no entity can then be declared or expanded.
     if (has_dtd_text(xml)) return refuse("DOCTYPE or entity declarations are not allowed");
-    if (xml.size() > static_cast<std::size_t>(INT32_MAX)) return refuse("document too large");
     CheckedResponse out;
-    out.doc.reset(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "response.xml", nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!out.doc) return refuse("response is not well-formed XML");
+    auto doc = parse_document(xml, "response.xml", "response");
+    if (!doc) return doc.error();
+    out.doc = std::move(doc.value());
     if (out.doc->intSubset || out.doc->extSubset) return refuse("DOCTYPE is not allowed");
     xmlNode* root = xmlDocGetRootElement(out.doc.get());
     if (!is(root, kNsProtocol, "Response")) return refuse("document is not a SAML 2.0 Response");
+    if (auto e = check_version(root, "Response")) return refuse(*e);
 
     // An IdP that refuses the login (user cancelled, no access) sends a Response with a
     // non-success status and usually no assertion: say that, not "no assertion".
@@ -320,8 +363,10 @@ Result<CheckedResponse> check_response(std::string_view xml, const ResponseGuard
     // The one assertion must be a direct child of the Response: anywhere else it is wrapped.
     const xmlNode* assertion = only_child(root, kNsAssertion, "Assertion", count);
     if (count != 1) return refuse("assertion is not a direct child of the Response");
+    if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
     if (auto e = check_assertion_signatures(walk, assertion, response_sig, response_sigs, out.response_signed, lim))
         return refuse(*e);
+    out.assertion = const_cast<xmlNode*>(assertion);
     return out;
 }
 
@@ -331,8 +376,23 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
     return std::nullopt;
 }
 
+bool signed_with_ecdsa(const xmlNode* signed_element) noexcept {
+    for (const xmlNode* sig = signed_element ? signed_element->children : nullptr; sig; sig = sig->next) {
+        if (!is(sig, kNsDsig, "Signature")) continue;
+        for (const xmlNode* info = sig->children; info; info = info->next) {
+            if (!is(info, kNsDsig, "SignedInfo")) continue;
+            for (const xmlNode* m = info->children; m; m = m->next) {
+                if (!is(m, kNsDsig, "SignatureMethod")) continue;
+                XmlCharPtr alg(xmlGetNoNsProp(m, reinterpret_cast<const xmlChar*>("Algorithm")));
+                if (alg && std::strstr(reinterpret_cast<const char*>(alg.get()), "xmldsig-more#ecdsa-")) return true;
+            }
+        }
+    }
+    return false;
+}
+
 Result<std::string> check_decrypted_assertion(std::string_view plaintext, const ResponseGuardLimits& lim,
-                                              bool response_signed) {
+                                              bool response_signed, bool* assertion_signed) {
     if (has_dtd_text(plaintext)) return refuse("DOCTYPE or entity declarations are not allowed");
     // The plaintext is a sequence of nodes, as the decryptor would splice it into the
     // document; a wrapper element lets libxml2 parse all of it, not just a first element.
@@ -342,9 +402,9 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
     std::string wrapped;
     wrapped.reserve(open.size() + plaintext.size() + close.size());
     wrapped.append(open).append(plaintext).append(close);
-    XmlDocPtr doc(xmlReadMemory(wrapped.data(), static_cast<int>(wrapped.size()), "assertion.xml", nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc) return refuse("decrypted assertion is not well-formed XML");
+    auto parsed = parse_document(wrapped, "assertion.xml", "decrypted assertion");
+    if (!parsed) return parsed.error();
+    XmlDocPtr doc = std::move(parsed.value());
     const xmlNode* wrapper = xmlDocGetRootElement(doc.get());
     if (!wrapper || xmlStrcmp(wrapper->name, reinterpret_cast<const xmlChar*>("sso-decrypted")) != 0 || wrapper->next)
         return refuse("decrypted assertion is not well-formed XML");
@@ -370,6 +430,9 @@ Result<std::string> check_decrypted_assertion(std::string_view plaintext, const 
         return refuse("decrypted content must be exactly one Assertion, found " +
                       std::to_string(walk.assertions + walk.encrypted_assertions) + " assertions");
     if (auto e = check_assertion_signatures(walk, assertion, nullptr, 0, response_signed, lim)) return refuse(*e);
+    if (auto e = check_version(assertion, "Assertion")) return refuse(*e);
+    int signatures = 0;
+    if (assertion_signed) *assertion_signed = only_child(assertion, kNsDsig, "Signature", signatures) != nullptr;
     const std::string id = attr(assertion, "ID");
     if (id.empty()) return refuse("assertion has no ID");
     return id;

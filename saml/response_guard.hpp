@@ -31,6 +31,7 @@ struct CheckedResponse {
     XmlDocPtr doc;
     xmlNode* encrypted_data = nullptr;  // xenc:EncryptedData of the one EncryptedAssertion
     xmlNode* encrypted_key = nullptr;   // its one xenc:EncryptedKey (inside KeyInfo or beside it)
+    xmlNode* assertion = nullptr;       // the plaintext Assertion (null when it is encrypted)
     bool response_signed = false;
     bool encrypted() const noexcept { return encrypted_data != nullptr; }
 };
@@ -44,7 +45,12 @@ std::optional<std::string> check_response_structure(std::string_view xml, const 
 // The plaintext of an EncryptedAssertion: exactly one Assertion and nothing else, held to the
 // same rules as a plaintext one (signature placement, comments, IDs, and at least one signature
 // between it and the Response). Returns the Assertion's ID.
+// `assertion_signed`, when given, is set to whether the Assertion carries its own signature.
 Result<std::string> check_decrypted_assertion(std::string_view plaintext, const ResponseGuardLimits& limits,
-                                              bool response_signed);
+                                              bool response_signed, bool* assertion_signed = nullptr);
+
+// Whether the ds:Signature child of `signed_element` uses an ECDSA SignatureMethod (which Lasso
+// cannot verify; saml/signature_verifier.hpp does). False when it has none.
+bool signed_with_ecdsa(const xmlNode* signed_element) noexcept;
 
 }  // namespace sso

@@ -4,9 +4,11 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <xmlsec/xmltree.h>
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "saml/assertion_decryptor.hpp"
@@ -19,7 +21,9 @@
 #include "saml/redirect_signer.hpp"
 #include "saml/response_guard.hpp"
 #include "saml/saml_time.hpp"
+#include "saml/signature_verifier.hpp"
 #include "saml/sp_metadata.hpp"
+#include "saml/text.hpp"
 
 namespace sso {
 
@@ -29,6 +33,8 @@ struct ServiceProvider::Lasso {
     // Signs logout messages (always signed) when AuthnRequests go unsigned; else `signer` does.
     std::unique_ptr<RedirectSigner> logout_signer;
     std::unique_ptr<AssertionDecryptor> decryptor;
+    // Each IdP's signing certificates (base64 DER), for our own verification (signature_verifier.hpp).
+    std::map<std::string, std::vector<std::string>, std::less<>> signing_certificates;
 };
 
 namespace {
@@ -120,6 +126,38 @@ std::optional<std::string> check_window(const char* what, const char* not_before
     if (!t) return std::string(what) + " NotOnOrAfter is not a valid time";
     if (now - skew >= *t) return std::string(what) + " has expired (NotOnOrAfter " + not_on_or_after + ")";
     return std::nullopt;
+}
+
+bool is_signature_error(int rc) {
+    return rc == LASSO_DS_ERROR_SIGNATURE_VERIFICATION_FAILED || rc == LASSO_DS_ERROR_INVALID_SIGNATURE ||
+           rc == LASSO_PROFILE_ERROR_CANNOT_VERIFY_SIGNATURE;
+}
+
+// The IdP whose key must have signed: the Response's Issuer, else the Assertion's (Lasso's choice).
+std::string issuer_of(const xmlNode* response, const xmlNode* assertion) {
+    for (const xmlNode* parent : {response, assertion}) {
+        for (const xmlNode* c = parent ? parent->children : nullptr; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || xmlStrcmp(c->name, reinterpret_cast<const xmlChar*>("Issuer")) != 0)
+                continue;
+            XmlCharPtr text(xmlNodeGetContent(c));
+            if (text) return reinterpret_cast<const char*>(text.get());
+        }
+    }
+    return {};
+}
+
+// The reason for a signature of `what` ("Response", "Assertion") that is not valid.
+std::string signature_reason(SignatureStatus status, const char* what) {
+    switch (status) {
+        case SignatureStatus::digest_mismatch:
+            return std::string("digest of the signed ") + what +
+                   " does not match: the content was changed after signing";
+        case SignatureStatus::valid:
+        case SignatureStatus::signature_invalid:
+        case SignatureStatus::unusable:
+            break;
+    }
+    return "signature does not verify with the IdP metadata certificate";
 }
 
 // Lasso's codes are precise but cryptic; the ones an administrator meets get our words.
@@ -237,6 +275,7 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
                         "Lasso could not load the metadata of \"" + entity.entity_id + "\": " + lasso_strerror(rc),
                         "idp_metadata");
         idps.push_back({entity.entity_id, entity.display_name});
+        lasso->signing_certificates[entity.entity_id] = signing_certificates(entity.xml);
     }
 
     // Single Logout with each IdP (its SLO endpoints and signing keys, from its metadata).
@@ -320,14 +359,54 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     // With an EncryptedAssertion, the plaintext gets every check a plaintext assertion gets
     // before Lasso reads it; Lasso must then read that same assertion (its ID, below).
     std::string decrypted_id;
+    bool decrypted_signed = false;
     if (checked->encrypted()) {
         auto plaintext = lasso_->decryptor->decrypt(checked->encrypted_data, checked->encrypted_key);
         if (!plaintext) return plaintext.error();
-        auto id = check_decrypted_assertion(*plaintext, limits, checked->response_signed);
+        auto id = check_decrypted_assertion(*plaintext, limits, checked->response_signed, &decrypted_signed);
         if (!id) return id.error();
         decrypted_id = std::move(id.value());
     } else if (settings_.require_encrypted_assertions) {
         return invalid("the assertion is not encrypted (sso_require_encrypted_assertions is on)");
+    }
+
+    // The signatures in the document, each with the IdP's certificates from its metadata.
+    xmlNode* root = xmlDocGetRootElement(checked->doc.get());
+    const auto certs = lasso_->signing_certificates.find(issuer_of(root, checked->assertion));
+    auto verify_ours = [&]() -> std::optional<std::string> {
+        if (certs == lasso_->signing_certificates.end()) return "response issued by an unknown IdP";
+        const std::pair<xmlNode*, const char*> signed_elements[] = {
+            {checked->response_signed ? root : nullptr, "Response"}, {checked->assertion, "Assertion"}};
+        for (auto [element, what] : signed_elements) {
+            if (!element || !xmlSecFindChild(element, xmlSecNodeSignature, xmlSecDSigNs)) continue;
+            const SignatureStatus status = verify_enveloped_signature(checked->doc.get(), element, certs->second);
+            if (status != SignatureStatus::valid) return signature_reason(status, what);
+        }
+        return std::nullopt;
+    };
+    // Lasso verifies RSA signatures but cannot verify ECDSA. With an ECDSA signature we verify
+    // all of them, and Lasso reads the document we checked without its signatures (it refuses
+    // an ECDSA-signed Response even when told to ignore signatures).
+    const bool ecdsa = signed_with_ecdsa(root) || signed_with_ecdsa(checked->assertion);
+    std::string msg;
+    if (ecdsa) {
+        if (decrypted_signed)
+            return invalid("an ECDSA-signed Response with a signature inside its encrypted assertion is not supported");
+        if (auto e = verify_ours()) return invalid(*e);
+        for (xmlNode* element : {root, checked->assertion}) {
+            if (xmlNode* sig = element ? xmlSecFindChild(element, xmlSecNodeSignature, xmlSecDSigNs) : nullptr) {
+                xmlUnlinkNode(sig);
+                xmlFreeNode(sig);
+            }
+        }
+        xmlChar* buf = nullptr;
+        int size = 0;
+        xmlDocDumpMemoryEnc(checked->doc.get(), &buf, &size, "UTF-8");
+        XmlCharPtr owned(buf);
+        if (!buf) return fail(SamlError::internal, "cannot serialise the verified Response");
+        msg = base64_encode(std::string_view(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size)));
+    } else {
+        msg = saml_response;
     }
 
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
@@ -336,10 +415,15 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     // MAYBE: verify every signature that is present. FORCE would demand one on the Response
     // *and* refuse assertion-only signing (Okta, ADFS); check_response_structure has already
     // required at least one well-formed signature on the Response or the Assertion.
-    lasso_profile_set_signature_verify_hint(profile, LASSO_PROFILE_SIGNATURE_VERIFY_HINT_MAYBE);
-    const std::string msg(saml_response);
+    lasso_profile_set_signature_verify_hint(
+        profile, ecdsa ? LASSO_PROFILE_SIGNATURE_VERIFY_HINT_IGNORE : LASSO_PROFILE_SIGNATURE_VERIFY_HINT_MAYBE);
     const int rc = lasso_login_process_authn_response_msg(login.get(), const_cast<char*>(msg.c_str()));
-    if (rc != 0) return invalid(lasso_reason(rc));
+    if (rc != 0) {
+        // Lasso does not say whether the signed content changed or the key differs: we check.
+        if (is_signature_error(rc) && !ecdsa)
+            if (auto e = verify_ours()) return invalid(*e);
+        return invalid(lasso_reason(rc));
+    }
 
     auto* response = LASSO_IS_SAMLP2_RESPONSE(profile->response) ? LASSO_SAMLP2_RESPONSE(profile->response) : nullptr;
     if (!response) return invalid("not a SAML 2.0 Response");
@@ -391,6 +475,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     auto* subject = assertion->Subject;
     if (!subject || !subject->NameID || !subject->NameID->content || !*subject->NameID->content)
         return invalid("assertion has no NameID");
+    std::string name_id = node_text(LASSO_NODE(subject->NameID));
+    if (is_blank(name_id)) return invalid("assertion NameID is only white space");
     auto* confirmation = subject->SubjectConfirmation;
     if (!confirmation || str(confirmation->Method) != kBearer)
         return invalid("assertion has no bearer SubjectConfirmation");
@@ -406,7 +492,7 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
 
     ValidatedAssertion out;
     out.idp = issuer;
-    out.name_id = node_text(LASSO_NODE(subject->NameID));
+    out.name_id = std::move(name_id);
     out.name_id_format = str(subject->NameID->Format);
     out.in_response_to = in_response_to;
     out.assertion_id = assertion->ID;

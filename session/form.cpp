@@ -12,6 +12,20 @@ int hex(char c) noexcept {
 
 }  // namespace
 
+bool is_form_urlencoded(std::string_view content_type) noexcept {
+    std::string_view type = content_type.substr(0, content_type.find(';'));
+    const std::size_t first = type.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return false;
+    type = type.substr(first, type.find_last_not_of(" \t") + 1 - first);
+    constexpr std::string_view form = "application/x-www-form-urlencoded";
+    if (type.size() != form.size()) return false;
+    for (std::size_t i = 0; i < form.size(); ++i) {
+        const char c = type[i] >= 'A' && type[i] <= 'Z' ? static_cast<char>(type[i] - 'A' + 'a') : type[i];
+        if (c != form[i]) return false;
+    }
+    return true;
+}
+
 std::optional<std::string> url_decode(std::string_view in, bool plus_is_space) {
     std::string out;
     out.reserve(in.size());

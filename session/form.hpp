@@ -14,6 +14,10 @@ struct FormField {
     std::string value;  // decoded ('+' is a space, %XX a byte)
 };
 
+// True when a Content-Type header value names application/x-www-form-urlencoded (any case,
+// parameters such as charset allowed). An absent header (empty) is not a form.
+bool is_form_urlencoded(std::string_view content_type) noexcept;
+
 // A field given twice is refused as ambiguous; a bad %-escape is malformed.
 FormField form_field(std::string_view body, std::string_view name);
 

@@ -63,6 +63,21 @@ class LoginTest(StackTest):
         self.assertTrue(any(v.startswith("sso_session=;") and "Max-Age=0" in v for v in r.all("Set-Cookie")))
         self.assertEqual(s.get("/app/", {"Accept": "application/json"}, cookie=cookie).status, 401)
 
+    def test_logout_with_a_cookie_that_names_no_session_ends_nothing(self):
+        s = self.stack
+        mark = s.mark()
+        r = s.get("/sso/logout", cookie="sso_session=" + "A" * 43)  # well-formed, never issued
+        self.assertEqual(r.status, 200)
+        self.assertTrue(any(v.startswith("sso_session=;") and "Max-Age=0" in v for v in r.all("Set-Cookie")))
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("logout: the session cookie names no session", lines[0])
+        # a session that exists is still reported as ended
+        cookie, _ = s.login("bob")
+        mark = s.mark()
+        s.get("/sso/logout", cookie=cookie)
+        self.assertTrue(any("session ended by logout" in line for line in s.sso_lines_since(mark)))
+
     def test_logout_redirects_only_to_same_origin(self):
         s = self.stack
         r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye")

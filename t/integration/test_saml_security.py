@@ -10,12 +10,14 @@ import base64
 import itertools
 import os
 import re
+import subprocess
 import unittest
 import urllib.parse
 import zlib
 from xml.dom import minidom
 
-from t.integration.harness import BROWSER, StackTest, decode_response, encode_response, session_cookie, upstream_headers
+from t.integration.harness import (BROWSER, MOCK_IDP, PYTHON, StackTest, decode_response, encode_response, request, session_cookie,
+                                  upstream_headers)
 
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -150,7 +152,12 @@ class SecurityTest(StackTest):
 
 
 UNSIGNED = r"SAML response refused: neither the Response nor the Assertion is signed, client: "
+RESPONSE_DIGEST = (r"SAML response refused: digest of the signed Response does not match: the content was changed "
+                   r"after signing, client: ")
+ASSERTION_DIGEST = (r"SAML response refused: digest of the signed Assertion does not match: the content was changed "
+                    r"after signing, client: ")
 BAD_SIGNATURE = r"SAML response refused: signature does not verify with the IdP metadata certificate, client: "
+UTF16 = r"SAML response refused: response is UTF-16 or UTF-32 encoded; only UTF-8 is accepted, client: "
 TWO_ASSERTIONS = r"SAML response refused: response must contain exactly one assertion, found 2, client: "
 RESPONSE_REF_NOT_PARENT = (r"SAML response refused: Response signature Reference does not point at its parent "
                            r"element, client: ")
@@ -181,8 +188,8 @@ class SignatureTest(SecurityTest):
         self.refuse_edit(edit, UNSIGNED, sign="both")
 
     def test_assertion_signature_removed_from_a_doubly_signed_response(self):
-        # The Response signature covered the assertion's signature: it no longer verifies.
-        self.refuse_edit(lambda d: unsign(assertion_of(d)), BAD_SIGNATURE, sign="both")
+        # The Response signature covered the assertion's signature: its digest no longer matches.
+        self.refuse_edit(lambda d: unsign(assertion_of(d)), RESPONSE_DIGEST, sign="both")
 
     def test_response_signature_removed_from_a_doubly_signed_response_is_accepted(self):
         # The assertion is still validly signed by the IdP: refusing would be over-strict.
@@ -204,7 +211,16 @@ class SignatureTest(SecurityTest):
         # The Response signature covers the envelope (Destination, InResponseTo, Status...).
         def edit(d):
             d.documentElement.setAttribute("IssueInstant", "2001-01-01T00:00:00Z")
-        self.refuse_edit(edit, BAD_SIGNATURE, sign="both")
+        self.refuse_edit(edit, RESPONSE_DIGEST, sign="both")
+
+    def test_content_changed_after_signing_is_a_digest_mismatch(self):
+        # What an IdP library does when it encrypts or rewrites the assertion after signing:
+        # new metadata cannot help, and the reason must not suggest it.
+        def edit(d):
+            set_text(descendant(assertion_of(d), NS_SAML, "NameID"), "alice@example.org ")
+        self.refuse_edit(edit, ASSERTION_DIGEST, sign="assertion")
+        self.refuse_edit(edit, RESPONSE_DIGEST, sign="both")
+        self.refuse_edit(edit, RESPONSE_DIGEST, sign="response")
 
     def test_assertion_signed_by_a_key_not_in_the_metadata(self):
         # The rogue certificate travels in KeyInfo: it must never be trusted by itself.
@@ -519,11 +535,46 @@ class DocumentTest(SecurityTest):
                         r"SAML response refused: DOCTYPE or entity declarations are not allowed, client: ")
 
     def test_doctype_in_utf16(self):
-        # The byte search for "<!DOCTYPE" cannot see UTF-16: the parsed document must be checked too.
+        # The byte search for "<!DOCTYPE" cannot see UTF-16: such a document is refused whole.
         xml, relay = self.with_doctype('<?xml version="1.0" encoding="UTF-16"?>'
                                        '<!DOCTYPE samlp:Response [<!ENTITY who "admin@example.org">]>', "&who;")
         r, mark = self.post(xml.encode("utf-16"), relay)
-        self.assertRefused(r, 403, r"SAML response refused: DOCTYPE is not allowed, client: ", mark)
+        self.assertRefused(r, 403, UTF16, mark)
+
+    def test_utf16_response_is_refused_with_a_reason(self):
+        # A validly signed Response re-encoded in UTF-16 (Lasso said "Unsupported protocol profile").
+        for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+            with self.subTest(encoding):
+                a = self.answer()
+                xml = '<?xml version="1.0" encoding="UTF-16"?>' + decode_response(a["SAMLResponse"])
+                r, mark = self.post(xml.encode(encoding), a["RelayState"])
+                self.assertRefused(r, 403, UTF16, mark)
+
+    def test_nesting_past_libxml2s_limit_is_too_deep(self):
+        a = self.answer()
+        deep = "<x>" * 300 + "</x>" * 300
+        xml = decode_response(a["SAMLResponse"]).replace("</saml:Subject>", "</saml:Subject>" + deep, 1)
+        self.refuse_xml(xml, a["RelayState"], r"SAML response refused: XML nested too deeply, client: ")
+
+    def test_acs_takes_only_form_bodies(self):
+        s = self.stack
+        a = self.answer()
+        body = urllib.parse.urlencode({"SAMLResponse": a["SAMLResponse"], "RelayState": a["RelayState"]})
+        multipart = ("--b\r\nContent-Disposition: form-data; name=\"SAMLResponse\"\r\n\r\n%s\r\n--b--\r\n"
+                     % a["SAMLResponse"])
+        for content_type, payload in (("text/plain", body), ("application/json", body),
+                                      ("multipart/form-data; boundary=b", multipart), (None, body)):
+            with self.subTest(content_type):
+                mark = s.mark()
+                headers = {"Content-Type": content_type} if content_type else {}
+                r = request(s.port, "POST", "/sso/acs", headers, body=payload)
+                self.assertRefused(r, 415, r"SAML response refused: Content-Type \"%s\" is not "
+                                           r"application/x-www-form-urlencoded, client: "
+                                   % re.escape(content_type or ""), mark)
+        # the same body as a form, with a charset parameter, signs in
+        r = request(s.port, "POST", "/sso/acs",
+                    {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}, body=body)
+        self.assertEqual(r.status, 303, r.text()[:300])
 
     def padded(self, decoded_size):
         """A real signed Response padded with trailing whitespace to exactly decoded_size bytes."""
@@ -657,6 +708,20 @@ class ConditionsTest(SecurityTest):
     def test_missing_name_id(self):
         self.refuse_knobs(r"SAML response refused: assertion has no NameID, client: ", nameid="")
 
+    def test_name_id_of_white_space(self):
+        for blank in ("   ", " \t\n "):
+            with self.subTest(repr(blank)):
+                self.refuse_knobs(r"SAML response refused: assertion NameID is only white space, client: ",
+                                  nameid=blank)
+
+    def test_version_other_than_2_0(self):
+        for knob, what in (("version", "Response"), ("assertion_version", "Assertion")):
+            for version in ("1.1", "2.1"):
+                with self.subTest(knob=knob, version=version):
+                    self.refuse_knobs(r'SAML response refused: %s Version is "%s", not 2\.0, client: '
+                                      % (what, re.escape(version)), **{knob: version})
+        self.accept_knobs(version="2.0", assertion_version="2.0")
+
     def test_missing_subject_confirmation(self):
         self.refuse_knobs(r"SAML response refused: assertion has no bearer SubjectConfirmation, client: ",
                           no_subject_confirmation=1)
@@ -691,6 +756,132 @@ class ConditionsTest(SecurityTest):
 
     def test_future_not_before(self):
         self.refuse_knobs(r"SAML response refused: assertion is not yet valid \(NotBefore ", not_before=120)
+
+
+class UserAttributeTest(SecurityTest):
+    STACK_ARGS = {"server_extra": "sso_attribute user mail;"}
+
+    def test_user_attribute_of_white_space(self):
+        self.refuse_knobs(r"SAML response refused: the attribute mapped to the user name is missing, empty or "
+                          r"white space, client: ", **{"attr.mail": "   "})
+        self.accept_knobs()
+
+
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+XMLSEC1 = "/usr/bin/xmlsec1"
+
+
+def signature_template(doc, element, method):
+    """An empty enveloped ds:Signature for element (after its Issuer), for xmlsec1 --sign."""
+    def el(parent, name, **attrs):
+        e = doc.createElementNS(NS_DS, "ds:" + name)
+        for k, v in attrs.items():
+            e.setAttribute(k, v)
+        parent.appendChild(e)
+        return e
+    sig = doc.createElementNS(NS_DS, "ds:Signature")
+    sig.setAttribute("xmlns:ds", NS_DS)
+    info = el(sig, "SignedInfo")
+    el(info, "CanonicalizationMethod", Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    el(info, "SignatureMethod", Algorithm=method)
+    ref = el(info, "Reference", URI="#" + element.getAttribute("ID"))
+    transforms = el(ref, "Transforms")
+    el(transforms, "Transform", Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature")
+    el(transforms, "Transform", Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    el(ref, "DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")
+    el(ref, "DigestValue")
+    el(sig, "SignatureValue")
+    element.insertBefore(sig, after_issuer(element))
+
+
+def xmlsec1_sign(directory, xml, key_pem):
+    """Signs the first (empty) ds:Signature of xml with the xmlsec1 tool; (rc, signed xml, stderr)."""
+    src, out = os.path.join(directory, "to-sign.xml"), os.path.join(directory, "signed.xml")
+    with open(src, "w") as f:
+        f.write(xml)
+    run = subprocess.run([XMLSEC1, "--sign", "--privkey-pem", key_pem,
+                          "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                          "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+                          "--output", out, src], capture_output=True, text=True)
+    signed = None
+    if run.returncode == 0:
+        with open(out) as f:
+            signed = f.read()
+    return run.returncode, signed, run.stderr
+
+
+class EcdsaIdpTest(SecurityTest):
+    """An IdP whose metadata certificate holds an EC P-256 key and which signs with
+    ECDSA-SHA256 (the xmlsec1 tool signs what the mock IdP built unsigned)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        s = cls.stack
+        for name in ("ec", "ec-rogue"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "2", "-subj", "/CN=" + name, "-keyout", s.path(name + ".key"),
+                            "-out", s.path(name + ".crt")], check=True, capture_output=True)
+        md = subprocess.run([PYTHON, MOCK_IDP, "metadata", "--entity-id", s.idp_entity_id, "--base-url", s.idp_base,
+                             "--cert", s.path("ec.crt")], check=True, capture_output=True)
+        with open(s.path("idp-metadata.xml"), "wb") as f:
+            f.write(md.stdout)
+        s.reload(wait_for_old_workers=True)
+
+    def ecdsa_signed(self, what, key="ec", method=ECDSA_SHA256, edit=None):
+        """A Response for a fresh AuthnRequest, signed by key on what ("assertion", "response",
+        "both"); edit(doc) runs on the signed document. Returns (xml, RelayState)."""
+        a = self.answer(sign="none")
+        doc = parse(a)
+        xml = xml_of(doc)
+        for element_of in ((assertion_of,) if what == "assertion" else (lambda d: d.documentElement,)
+                           if what == "response" else (assertion_of, lambda d: d.documentElement)):
+            doc = minidom.parseString(xml)
+            signature_template(doc, element_of(doc), method)
+            rc, xml, err = xmlsec1_sign(self.stack.dir, xml_of(doc), self.stack.path(key + ".key"))
+            self.assertEqual(rc, 0, err)
+        if edit:
+            doc = minidom.parseString(xml)
+            edit(doc)
+            xml = xml_of(doc)
+        return xml, a["RelayState"]
+
+    def test_ecdsa_sha256_signatures_sign_in(self):
+        for what in ("assertion", "response", "both"):
+            with self.subTest(what):
+                xml, relay = self.ecdsa_signed(what)
+                self.assertIn(ECDSA_SHA256, xml)
+                self.accept(encode_response(xml), relay)
+
+    def test_ecdsa_signature_by_another_key(self):
+        xml, relay = self.ecdsa_signed("assertion", key="ec-rogue")
+        self.refuse_xml(xml, relay, BAD_SIGNATURE)
+
+    def test_ecdsa_signed_content_changed_after_signing(self):
+        def edit(d):
+            set_text(descendant(assertion_of(d), NS_SAML, "NameID"), EVIL)
+        for what, reason in (("assertion", ASSERTION_DIGEST), ("response", RESPONSE_DIGEST)):
+            with self.subTest(what):
+                self.refuse_xml(*self.ecdsa_signed(what, edit=edit), reason)
+
+    def test_rsa_signature_when_the_metadata_has_only_the_ec_key(self):
+        self.refuse_knobs(BAD_SIGNATURE, sign="assertion")
+
+    def test_rsa_pss_cannot_be_signed_by_debians_xmlsec1_nor_verified(self):
+        # xmlsec 1.2.37 (Debian 12) has no RSA-PSS transform: the tool cannot sign with it ...
+        a = self.answer(sign="none")
+        doc = parse(a)
+        signature_template(doc, assertion_of(doc), RSA_PSS_SHA256)
+        rc, _, err = xmlsec1_sign(self.stack.dir, xml_of(doc), self.stack.path("idp.key"))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("href=%s" % RSA_PSS_SHA256, err)
+        # ... and a Response that names it is refused with a reason that says so.
+        xml, relay = self.ecdsa_signed("assertion")
+        xml = xml.replace(ECDSA_SHA256, RSA_PSS_SHA256)
+        self.refuse_xml(xml, relay, r"SAML response refused: Assertion signature method RSA-PSS \(%s\) cannot be "
+                                    r"verified with this xmlsec \(1\.2\); have the IdP sign with RSA-SHA256 or "
+                                    r"ECDSA-SHA256, client: " % re.escape(RSA_PSS_SHA256))
 
 
 class ClockSkewTest(SecurityTest):

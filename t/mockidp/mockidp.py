@@ -68,6 +68,8 @@ Knobs (query parameters of /sso and /unsolicited; see apply_knobs()):
   confirmation_method=URI  (default urn:oasis:names:tc:SAML:2.0:cm:bearer)
   nameid=STR  nameid_format=URI
   assertion_id=STR         force the Assertion ID (replay tests)
+  version=STR  assertion_version=STR   the Version of the Response / the
+                           Assertion (default 2.0)
   attr.NAME=VALUE          replace the values of attribute NAME (Name or
                            FriendlyName; added if the user lacks it);
                            repeat for several values; attr.NAME= with an
@@ -146,7 +148,7 @@ SIGN_CHOICES = ("both", "assertion", "response", "none")
 STRING_KNOBS = ("audience", "recipient", "destination", "issuer",
                 "response_issuer", "in_response_to", "status",
                 "confirmation_method", "nameid", "nameid_format",
-                "assertion_id")
+                "assertion_id", "version", "assertion_version")
 TIME_KNOBS = {"not_before": -60, "not_on_or_after": 300,
               "scd_not_on_or_after": 300}
 FLAG_KNOBS = ("no_conditions", "no_authn_statement",
@@ -371,6 +373,10 @@ def apply_knobs(login, knobs):
         response.status.statusCode.value = s["status"]
         response.status.statusCode.statusCode = None
 
+    if s["version"] is not None:
+        response.version = s["version"] or None
+    if s["assertion_version"] is not None:
+        assertion.version = s["assertion_version"] or None
     if s["issuer"] is not None:
         assertion.issuer = issuer(s["issuer"]) if s["issuer"] else None
     if s["assertion_id"]:

@@ -49,6 +49,12 @@ TestKeys::TestKeys() : dir_(fs::temp_directory_path() / ("sso-test-keys-" + std:
                                 (dir_ / (std::string(who) + ".crt")).string() + " 2>/dev/null";
         if (std::system(cmd.c_str()) != 0) std::abort();  // no keys, no test: fail loudly
     }
+    // An EC P-256 pair "ec", as IdPs that sign with ECDSA-SHA256 have.
+    const std::string ec =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=ec"
+        " -keyout " +
+        (dir_ / "ec.key").string() + " -out " + (dir_ / "ec.crt").string() + " 2>/dev/null";
+    if (std::system(ec.c_str()) != 0) std::abort();
 }
 
 TestKeys::~TestKeys() {
@@ -124,6 +130,16 @@ std::string idp_answer(const TestKeys& keys, ServiceProvider& sp, const AuthnReq
     if (lasso_login_build_assertion(login.get(), LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, instant.c_str(), nullptr,
                                     before.c_str(), after.c_str()) != 0)
         return {};
+    if (!options.name_id.empty()) {
+        auto* assertion = LASSO_SAML2_ASSERTION(lasso_login_get_assertion(login.get()));
+        LassoSaml2NameID* name_id = assertion->Subject ? assertion->Subject->NameID : nullptr;
+        if (name_id) {
+            g_free(name_id->content);
+            name_id->content = g_strdup(options.name_id.c_str());
+        }
+        g_object_unref(assertion);
+        if (!name_id) return {};
+    }
     if (options.typical_attributes) {
         auto* assertion = LASSO_SAML2_ASSERTION(lasso_login_get_assertion(login.get()));
         auto* statement = LASSO_SAML2_ATTRIBUTE_STATEMENT(lasso_saml2_attribute_statement_new());

@@ -11,7 +11,8 @@
 
 namespace sso::testing {
 
-// RSA-2048 key pairs "sp", "idp" and "other", made with the openssl tool; removed at the end.
+// RSA-2048 key pairs "sp", "idp" and "other" and an EC P-256 pair "ec", made with the openssl
+// tool; removed at the end.
 class TestKeys {
 public:
     TestKeys();
@@ -45,6 +46,7 @@ struct AnswerOptions {
     bool encrypt = false;
     std::string encrypt_for;
     bool rsa1_5 = false;  // key transport RSA PKCS#1 v1.5 instead of RSA-OAEP
+    std::string name_id;  // the Subject's NameID instead of the one Lasso makes up (when not empty)
 };
 
 // The IdP's signed Response (base64, as posted to the ACS) to `request`; empty on failure.

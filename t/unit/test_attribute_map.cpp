@@ -45,5 +45,17 @@ TEST(AttributeMap, ConfiguredAttributesWin) {
     EXPECT_EQ(r.groups, std::vector<std::string>{"Zo%C3%AB%0D%0AX-Evil: 1"});
 }
 
+TEST(AttributeMap, AUserNameOfWhiteSpaceIsNoUserName) {
+    ValidatedAssertion a = assertion();
+    a.name_id = " \t\r\n ";
+    EXPECT_EQ(identity_from_assertion(a, AttributeMap{}).user, "");
+    AttributeMap map;
+    map.user = "uid";
+    a.attributes.push_back({"uid", "", {"   "}});
+    EXPECT_EQ(identity_from_assertion(a, map).user, "");
+    a.attributes.back().values = {" bob "};  // not blank: kept as sent
+    EXPECT_EQ(identity_from_assertion(a, map).user, " bob ");
+}
+
 }  // namespace
 }  // namespace sso

@@ -39,6 +39,18 @@ TEST(Form, FindsDecodesAndRefusesAmbiguity) {
     EXPECT_EQ(form_field("", "RelayState").status, FormFieldStatus::absent);
 }
 
+TEST(Form, RecognisesTheFormContentType) {
+    EXPECT_TRUE(is_form_urlencoded("application/x-www-form-urlencoded"));
+    EXPECT_TRUE(is_form_urlencoded("Application/X-WWW-Form-URLEncoded; charset=UTF-8"));
+    EXPECT_TRUE(is_form_urlencoded(" application/x-www-form-urlencoded ;charset=utf-8"));
+    EXPECT_FALSE(is_form_urlencoded(""));
+    EXPECT_FALSE(is_form_urlencoded("multipart/form-data; boundary=x"));
+    EXPECT_FALSE(is_form_urlencoded("text/plain"));
+    EXPECT_FALSE(is_form_urlencoded("application/json"));
+    EXPECT_FALSE(is_form_urlencoded("application/x-www-form-urlencodedx"));
+    EXPECT_FALSE(is_form_urlencoded("application/x-www-form"));
+}
+
 TEST(Form, UrlEncodeKeepsOnlyUnreserved) {
     EXPECT_EQ(url_encode("a b/c?d=é~"), "a%20b%2Fc%3Fd%3D%C3%A9~");
     EXPECT_EQ(url_decode(url_encode("x\r\ny%"), false), "x\r\ny%");

@@ -28,13 +28,13 @@ std::string signature(const std::string& uri,
 }
 
 std::string assertion(const std::string& id = "a1", const std::string& inner = "", bool signed_ = true) {
-    return R"(<saml:Assertion ID=")" + id + R"("><saml:Issuer>idp</saml:Issuer>)" +
+    return R"(<saml:Assertion ID=")" + id + R"(" Version="2.0"><saml:Issuer>idp</saml:Issuer>)" +
            (signed_ ? signature("#" + id) : "") +
            "<saml:Subject><saml:NameID>alice@example.org</saml:NameID></saml:Subject>" + inner + "</saml:Assertion>";
 }
 
 std::string response(const std::string& body, const std::string& id = "r1") {
-    return "<samlp:Response" + kNs + R"( ID=")" + id + R"(">)" + body + "</samlp:Response>";
+    return "<samlp:Response" + kNs + R"( ID=")" + id + R"(" Version="2.0">)" + body + "</samlp:Response>";
 }
 
 std::optional<std::string> check(const std::string& xml, bool sha1 = false) {
@@ -112,13 +112,26 @@ TEST(ResponseGuard, SignaturesMustSignTheirParentWithAllowedAlgorithms) {
     EXPECT_EQ(check(response(signature("#r1") + signature("#r1") + plain)), "several signatures on one element");
 }
 
+TEST(ResponseGuard, NamesRsaPssAsUnsupported) {
+    const std::string plain = assertion("a1", "", false);
+    for (const char* pss :
+         {"http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+          "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1", "http://www.w3.org/2007/05/xmldsig-more#rsa-pss"})
+        EXPECT_EQ(check(response(signature("#r1", pss) + plain)),
+                  std::string("Response signature method RSA-PSS (") + pss +
+                      ") cannot be verified with this xmlsec (1.2); have the IdP sign with RSA-SHA256 or ECDSA-SHA256");
+    EXPECT_EQ(check(response(signature("#r1", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256") + plain)),
+              std::nullopt);
+}
+
 TEST(ResponseGuard, RefusesSignaturesElsewhere) {
     EXPECT_EQ(check(response(assertion("a1", "<saml:Conditions ID=\"c1\">" + signature("#c1") + "</saml:Conditions>"))),
               "signature found outside the Response and Assertion");
 }
 
 TEST(ResponseGuard, RefusesCommentsAndCdataInsideTheAssertion) {
-    const std::string with_comment = R"(<saml:Assertion ID="a1"><saml:Issuer>idp</saml:Issuer>)" + signature("#a1") +
+    const std::string with_comment = R"(<saml:Assertion ID="a1" Version="2.0"><saml:Issuer>idp</saml:Issuer>)" +
+                                     signature("#a1") +
                                      "<saml:Subject><saml:NameID>alice@example.org<!---->.evil.example</saml:NameID>"
                                      "</saml:Subject></saml:Assertion>";
     EXPECT_EQ(check(response(with_comment)), "comment, CDATA or processing instruction inside the assertion");
@@ -138,6 +151,48 @@ TEST(ResponseGuard, RefusesDeepOrHugeDocuments) {
     std::string many;
     for (int i = 0; i < 5000; ++i) many += "<y/>";
     EXPECT_EQ(check(response(assertion("a1", many))), "too many XML elements");
+}
+
+TEST(ResponseGuard, NestingPastLibxml2sLimitIsTooDeepNotMalformed) {
+    // libxml2 stops at 256 levels without XML_PARSE_HUGE; the document itself is well-formed.
+    std::string deep;
+    for (int i = 0; i < 300; ++i) deep += "<x>";
+    for (int i = 0; i < 300; ++i) deep += "</x>";
+    EXPECT_EQ(check(response(assertion("a1", deep))), "XML nested too deeply");
+    // within the limit, a missing end tag is still what it is
+    EXPECT_EQ(check(response(assertion("a1", deep.substr(0, 100 * 3) + deep.substr(deep.size() - 99 * 4)))),
+              "response is not well-formed XML");
+}
+
+// UTF-16 as a .NET or Java IdP library writes it when asked for a String's bytes.
+std::string utf16le(const std::string& ascii, bool bom) {
+    std::string out = bom ? std::string("\xFF\xFE") : std::string();
+    for (char c : ascii) out.append({c, '\0'});
+    return out;
+}
+
+TEST(ResponseGuard, RefusesUtf16WithAReason) {
+    const std::string xml = R"(<?xml version="1.0" encoding="UTF-16"?>)" + response(assertion());
+    EXPECT_EQ(check(utf16le(xml, true)), "response is UTF-16 or UTF-32 encoded; only UTF-8 is accepted");
+    EXPECT_EQ(check(utf16le(response(assertion()), false)),
+              "response is UTF-16 or UTF-32 encoded; only UTF-8 is accepted");
+    std::string be = utf16le(xml, false).substr(1) + '\0';  // big-endian, no BOM
+    EXPECT_EQ(check(be), "response is UTF-16 or UTF-32 encoded; only UTF-8 is accepted");
+    EXPECT_EQ(check(R"(<?xml version="1.0" encoding="UTF-8"?>)" + response(assertion())), std::nullopt);
+}
+
+TEST(ResponseGuard, ResponseAndAssertionMustBeVersion2) {
+    auto with_version = [](std::string xml, const std::string& element, const std::string& version) {
+        const std::size_t at = xml.find(" Version=\"2.0\"", xml.find(element));
+        xml.replace(at, std::string(R"( Version="2.0")").size(), version);
+        return xml;
+    };
+    const std::string ok = response(assertion());
+    EXPECT_EQ(check(with_version(ok, "<samlp:Response", R"( Version="1.1")")), "Response Version is \"1.1\", not 2.0");
+    EXPECT_EQ(check(with_version(ok, "<samlp:Response", "")), "Response Version is missing, not 2.0");
+    EXPECT_EQ(check(with_version(ok, "<saml:Assertion", R"( Version="2.1")")), "Assertion Version is \"2.1\", not 2.0");
+    EXPECT_EQ(check(with_version(ok, "<saml:Assertion", R"( Version="")")), "Assertion Version is \"\", not 2.0");
+    EXPECT_EQ(check(with_version(ok, "<saml:Assertion", "")), "Assertion Version is missing, not 2.0");
 }
 
 // --- encrypted assertions: the envelope in the Response, then the decrypted plaintext -------
@@ -289,6 +344,9 @@ TEST(DecryptedAssertion, HoldsThePlaintextToTheSignatureRules) {
         check_plain(plain("a1", "<saml:AttributeStatement><saml:EncryptedAttribute/></saml:AttributeStatement>"), true),
         "encrypted content inside the assertion is not supported");
     EXPECT_EQ(check_plain(plain("a1", "<x ID=\"a1\"/>"), true), "duplicate XML ID a1");
+    std::string old_version = plain();
+    old_version.replace(old_version.find(R"(Version="2.0")"), 13, R"(Version="1.0")");
+    EXPECT_EQ(check_plain(old_version, true), "Assertion Version is \"1.0\", not 2.0");
 }
 
 }  // namespace

@@ -143,6 +143,26 @@ TEST_F(ServiceProviderTest, RefusesAnAnswerSignedByAnotherKey) {
     EXPECT_EQ(result.error().reason, "signature does not verify with the IdP metadata certificate");
 }
 
+TEST_F(ServiceProviderTest, RefusesANameIdOfWhiteSpace) {
+    auto sp = ServiceProvider::create(settings());
+    ASSERT_TRUE(sp);
+    AnswerOptions options;
+    for (const char* blank : {"   ", " \t\n "}) {
+        options.name_id = blank;
+        auto request = sp.value()->build_authn_request("r");
+        auto result = sp.value()->consume_response(testing::idp_answer(*keys_, *sp.value(), *request, options),
+                                                   std::time(nullptr));
+        ASSERT_FALSE(result);
+        EXPECT_EQ(result.error().reason, "assertion NameID is only white space");
+    }
+    options.name_id = " alice ";  // not blank: taken as sent
+    auto request = sp.value()->build_authn_request("r");
+    auto result =
+        sp.value()->consume_response(testing::idp_answer(*keys_, *sp.value(), *request, options), std::time(nullptr));
+    ASSERT_TRUE(result) << result.error().reason;
+    EXPECT_EQ(result->name_id, " alice ");
+}
+
 TEST_F(ServiceProviderTest, TimeConditionsUseTheClockSkew) {
     SpSettings s = settings();
     s.clock_skew = 30;
