@@ -17,6 +17,7 @@
 #include "module/ldap_directive.hpp"
 #include "module/redis_directive.hpp"
 #include "module/http_util.hpp"
+#include "module/location_check.hpp"
 #include "module/request_ctx.hpp"
 #include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
@@ -784,6 +785,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (!h) return NGX_ERROR;
     *h = [](ngx_http_request_t* r) -> ngx_int_t { return access_handler(r); };
+    if (check_server_locations(cf) != NGX_OK) return NGX_ERROR;
     return check_saml_sources(cf);
 }
 

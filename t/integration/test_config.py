@@ -321,6 +321,80 @@ class UnworkableConfigTest(ConfigCheck):
     def test_urn_entity_id_is_accepted(self):
         self.assertValid(sso_sp_entity_id="urn:example:print-portal")
 
+    # --- the location the ACS URL lands in --------------------------------------------
+
+    def test_acs_path_outside_every_location(self):
+        self.assertInvalid(r'"sso_sp_acs_url": the path "/saml/acs" of "%s"' % re.escape(self.acs("/saml/acs")),
+                           r'server "localhost" lands in no location \(the server block itself\)',
+                           r'has no "sso_endpoint"',
+                           r'use "%s" \(location "/sso/"\)' % re.escape(self.acs("/sso/acs")),
+                           At("sso_sp_acs_url"), sso_sp_acs_url=self.acs("/saml/acs"))
+
+    def test_acs_path_in_a_protected_location(self):
+        # The IdP's POST would get the 401 page of /app/.
+        self.assertInvalid(r'the path "/app/acs" .* lands in location "/app/", which has no "sso_endpoint"',
+                           r'use "%s"' % re.escape(self.acs("/sso/acs")), sso_sp_acs_url=self.acs("/app/acs"))
+
+    def test_acs_path_with_another_action(self):
+        self.assertInvalid(r'the path "/sso/consume" .* lands in the sso_endpoint location "/sso/", which answers '
+                           r'the IdP\'s POST only at a path ending in "/acs"', sso_sp_acs_url=self.acs("/sso/consume"))
+
+    def test_acs_path_taken_by_a_regex_location(self):
+        # nginx's rule: a regular expression beats the longest prefix...
+        locations = LOCATIONS + "        location ~ /acs$ { sso on; proxy_pass http://127.0.0.1:9; }\n"
+        self.assertInvalid(r'the path "/sso/acs" .* lands in location ~ "/acs\$", which has no "sso_endpoint"',
+                           r'no prefix or exact sso_endpoint location of this server gives one', locations=locations)
+        # ... unless the prefix says ^~; and an exact location beats both.
+        self.assertValid(locations=locations.replace("location /sso/", "location ^~ /sso/"))
+        self.assertValid(locations=locations + "        location = /sso/acs { sso_endpoint; }\n")
+
+    def test_acs_path_in_an_exact_location(self):
+        locations = ("        location = /saml/acs { sso_endpoint; }\n"
+                     "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n")
+        self.assertValid(locations=locations, sso_sp_acs_url=self.acs("/saml/acs"))
+        self.assertInvalid(r'the path "/sso/acs" .* lands in no location',
+                           r'use "%s" \(location = "/saml/acs"\)' % re.escape(self.acs("/saml/acs")),
+                           locations=locations)
+
+    def test_acs_path_of_an_endpoint_nested_in_a_prefix(self):
+        locations = ("        location /auth/ { location /auth/sso/ { sso_endpoint; } }\n"
+                     "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n")
+        self.assertValid(locations=locations, sso_sp_acs_url=self.acs("/auth/sso/acs"))
+        self.assertInvalid(r'the path "/auth/acs" .* lands in location "/auth/"',
+                           r'use "%s" \(location "/auth/sso/"\)' % re.escape(self.acs("/auth/sso/acs")),
+                           locations=locations, sso_sp_acs_url=self.acs("/auth/acs"))
+
+    # --- a server without sso_endpoint ------------------------------------------------
+
+    def test_saml_and_protected_locations_without_an_endpoint(self):
+        locations = "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n"
+        self.assertInvalid(r'"sso_idp_metadata": server "localhost" signs in with SAML for location "/app/" but has no '
+                           r'location with "sso_endpoint"', r'add e\.g\. "location /sso/ \{ sso_endpoint; \}"',
+                           At("sso_idp_metadata"), locations=locations)
+
+    def test_saml_without_protected_locations_needs_no_endpoint(self):
+        self.assertValid(locations="        location / { proxy_pass http://127.0.0.1:9; }\n")
+
+    # --- protected locations while SAML is off ----------------------------------------
+
+    def test_protected_locations_without_metadata_warn_once(self):
+        p = self.assertValid(sso_idp_metadata="none", locations=LOCATIONS + (
+            "        location /more/ { sso on; proxy_pass http://127.0.0.1:9; }\n"))
+        warnings = self.warnings(p)
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertRegex(warnings[0], r'sso: server "localhost" protects location "/app/", location "/more/" with '
+                                      r'"sso on" but has no IdP metadata \("sso_idp_metadata none"\)')
+        self.assertRegex(warnings[0], r"refused \(403\) until IdP metadata is configured")
+        self.assertRegex(warnings[0], self.at_line_of("sso_idp_metadata"))
+
+    def test_protected_locations_with_a_directory_do_not_warn(self):
+        directory = 'sso_ldap_directory corp { url ldap://127.0.0.1:1; base_dn "dc=example,dc=test"; }'
+        p = self.assertValid(sso_idp_metadata="none", http_extra=directory, extra="sso_ldap corp;")
+        self.assertEqual(self.warnings(p), [])
+
+    def test_saml_on_does_not_warn(self):
+        self.assertEqual(self.warnings(self.assertValid()), [])
+
 
 class SamlOffTest(StackTest):
     STACK_ARGS = {"saml": False}
@@ -331,7 +405,7 @@ class SamlOffTest(StackTest):
             with self.subTest(headers=headers):
                 mark = s.mark()
                 r = s.get("/app/", headers)
-                self.assertRefused(r, 403, r"sso: access denied: SAML is off for this server", mark)
+                self.assertRefused(r, 403, r"\[warn\] .* sso: access denied: SAML is off for this server", mark)
                 self.assertIsNone(r.header("Location"))
                 self.assertIn("Sign-in unavailable", r.text())
 
