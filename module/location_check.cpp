@@ -127,6 +127,7 @@ std::string describe(const Clcf* c, const Clcf* root) {
 
 std::string server_label(const ngx_http_core_srv_conf_t* cscf) {
     if (cscf->server_name.len) return "server " + quoted(sv(cscf->server_name));
+    if (!cscf->file_name) return "a server without server_name";
     return "the server at " + std::string(reinterpret_cast<const char*>(cscf->file_name)) + ":" +
            std::to_string(cscf->line);
 }
@@ -221,7 +222,9 @@ char* check_server(ngx_conf_t* cf, ngx_http_core_srv_conf_t* cscf) {
         if (lcf->login == login_saml || !lcf->ldap) refused.push_back(describe(c, root));
     }
     if (refused.empty()) return NGX_CONF_OK;
-    ConfPos server_at{{std::strlen(reinterpret_cast<const char*>(cscf->file_name)), cscf->file_name}, cscf->line};
+    ConfPos server_at{
+        {cscf->file_name ? std::strlen(reinterpret_cast<const char*>(cscf->file_name)) : 0, cscf->file_name},
+        cscf->file_name ? cscf->line : 0};
     conf_log_at(NGX_LOG_WARN, cf, scf->idp_metadata_at.line ? &scf->idp_metadata_at : &server_at,
                 "sso: " + server_label(cscf) + " protects " + join(refused, ", ") +
                     " with \"sso on\" but has no IdP metadata (\"sso_idp_metadata none\") and no \"sso_ldap\" or "
@@ -240,6 +243,8 @@ ngx_int_t check_server_locations(ngx_conf_t* cf) noexcept {
             if (check_server(cf, servers[i]) != NGX_CONF_OK) return NGX_ERROR;
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "sso: %s", e.what());
+        return NGX_ERROR;
+    } catch (...) {
         return NGX_ERROR;
     }
     return NGX_OK;
