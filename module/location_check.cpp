@@ -227,9 +227,9 @@ char* check_server(ngx_conf_t* cf, ngx_http_core_srv_conf_t* cscf) {
         cscf->file_name ? cscf->line : 0};
     conf_log_at(NGX_LOG_WARN, cf, scf->idp_metadata_at.line ? &scf->idp_metadata_at : &server_at,
                 "sso: " + server_label(cscf) + " protects " + join(refused, ", ") +
-                    " with \"sso on\" but has no IdP metadata (\"sso_idp_metadata none\") and no \"sso_ldap\" or "
-                    "\"sso_internal_users\" there: those requests are refused (403) until IdP metadata is "
-                    "configured");
+                    " with \"sso on\" but has no IdP metadata (\"sso_idp_metadata none\"), and there browsers "
+                    "sign in only with SAML (no \"sso_ldap\" or \"sso_internal_users\", or \"sso_login saml\"): "
+                    "those requests are refused (403) until IdP metadata is configured");
     return NGX_CONF_OK;
 }
 

@@ -392,6 +392,14 @@ class UnworkableConfigTest(ConfigCheck):
         p = self.assertValid(sso_idp_metadata="none", http_extra=directory, extra="sso_ldap corp;")
         self.assertEqual(self.warnings(p), [])
 
+    def test_saml_only_location_with_a_directory_warns(self):
+        directory = 'sso_ldap_directory corp { url ldap://127.0.0.1:1; base_dn "dc=example,dc=test"; }'
+        p = self.assertValid(sso_idp_metadata="none", http_extra=directory, extra="sso_ldap corp;",
+                             locations=LOCATIONS + "        location /saml-only/ { sso on; sso_login saml; }\n")
+        warnings = self.warnings(p)
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertRegex(warnings[0], r'protects location "/saml-only/" with "sso on" but has no IdP metadata')
+
     def test_saml_on_does_not_warn(self):
         self.assertEqual(self.warnings(self.assertValid()), [])
 
