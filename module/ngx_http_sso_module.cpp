@@ -82,6 +82,13 @@ char* set_file(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     return NGX_CONF_OK;
 }
 
+// A string whose line later checks name (module/conf_position.hpp).
+char* set_located_str(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    if (char* rc = ngx_conf_set_str_slot(cf, cmd, conf); rc != NGX_CONF_OK) return rc;
+    record_position(cf, static_cast<SrvConf*>(conf), sv(cmd->name));
+    return NGX_CONF_OK;
+}
+
 // sso_sp_entity_id URI and sso_sp_acs_url URL: the IdP compares and uses them exactly as
 // written, so a value no IdP can work with is refused at its line.
 char* set_sp_identifier(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
@@ -279,7 +286,7 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_sp_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(key_file)},
     {ngx_string("sso_sp_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(cert_file)},
     {ngx_string("sso_idp_metadata"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_file)},
-    {ngx_string("sso_idp_metadata_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(idp_metadata_url)},
+    {ngx_string("sso_idp_metadata_url"), kSrv | NGX_CONF_TAKE1, set_located_str, SRV_OFF(idp_metadata_url)},
     {ngx_string("sso_idp_metadata_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_certificate)},
     {ngx_string("sso_idp_metadata_refresh"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
      SRV_OFF(idp_metadata_refresh)},
