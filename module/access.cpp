@@ -90,7 +90,7 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         return;
     }
     if (saml && !scf->rt->sp) {
-        decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_INFO,
+        decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_WARN,
                     "access denied: SAML is off for this server (no sso_idp_metadata) and no session",
                     "Sign-in unavailable",
                     "Single sign-on is not configured for this site yet, so this page cannot be opened.");

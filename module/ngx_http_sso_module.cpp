@@ -10,12 +10,14 @@
 #include <openssl/rand.h>
 
 #include "module/access_rules.hpp"
+#include "module/conf_position.hpp"
 #include "module/conf_util.hpp"
 #include "module/counters.hpp"
 #include "module/handlers.hpp"
 #include "module/ldap_directive.hpp"
 #include "module/redis_directive.hpp"
 #include "module/http_util.hpp"
+#include "module/location_check.hpp"
 #include "module/request_ctx.hpp"
 #include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
@@ -24,6 +26,7 @@
 #include "module/user_directory_zone.hpp"
 #include "saml/idp_metadata.hpp"
 #include "saml/idp_metadata_loader.hpp"
+#include "saml/sp_urls.hpp"
 
 namespace sso::ngx {
 namespace {
@@ -67,6 +70,7 @@ char* set_file(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     if (field->data) return const_cast<char*>("is duplicate");
     auto* value = static_cast<ngx_str_t*>(cf->args->elts);
     *field = value[1];
+    record_position(cf, static_cast<SrvConf*>(conf), sv(cmd->name));
     if (sv(*field) == "none" && std::strcmp(reinterpret_cast<const char*>(cmd->name.data), "sso_idp_metadata") == 0)
         return NGX_CONF_OK;
     if (ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
@@ -76,6 +80,36 @@ char* set_file(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
         return static_cast<char*>(NGX_CONF_ERROR);
     }
     return NGX_CONF_OK;
+}
+
+// A string whose line later checks name (module/conf_position.hpp).
+char* set_located_str(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    if (char* rc = ngx_conf_set_str_slot(cf, cmd, conf); rc != NGX_CONF_OK) return rc;
+    record_position(cf, static_cast<SrvConf*>(conf), sv(cmd->name));
+    return NGX_CONF_OK;
+}
+
+// sso_sp_entity_id URI and sso_sp_acs_url URL: the IdP compares and uses them exactly as
+// written, so a value no IdP can work with is refused at its line.
+char* set_sp_identifier(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
+    if (char* rc = ngx_conf_set_str_slot(cf, cmd, conf); rc != NGX_CONF_OK) return rc;
+    record_position(cf, static_cast<SrvConf*>(conf), sv(cmd->name));
+    const std::string_view value = sv(static_cast<ngx_str_t*>(cf->args->elts)[1]);
+    try {
+        const bool acs = sv(cmd->name) == "sso_sp_acs_url";
+        const std::string problem = acs ? acs_url_problem(value) : entity_id_problem(value);
+        if (problem.empty()) return NGX_CONF_OK;
+        const std::string path =
+            value.starts_with('/') ? std::string(value) : std::string("/sso/") + (acs ? "acs" : "metadata");
+        const std::string example = quoted("https://app.example.org" + path);
+        return conf_error(cf, quoted(sv(cmd->name)) + ": " + quoted(value) + " " + problem +
+                                  (acs ? "; the IdP posts the browser to it and SP metadata publishes it, so write "
+                                         "the full http:// or https:// URL the browser reaches, e.g. "
+                                       : "; SAML wants an absolute URI, usually the URL of this SP's metadata, e.g. ") +
+                                  example);
+    } catch (...) {
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
 }
 
 // sso_attribute user|email|name|groups ATTRIBUTE
@@ -247,12 +281,12 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_jwt_issuer"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(jwt.issuer)},
     {ngx_string("sso_jwt_audience"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(jwt.audience)},
     {ngx_string("sso_jwt_lifetime"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_sec_slot, LOC_OFF(jwt.lifetime)},
-    {ngx_string("sso_sp_entity_id"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(entity_id)},
-    {ngx_string("sso_sp_acs_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(acs_url)},
+    {ngx_string("sso_sp_entity_id"), kSrv | NGX_CONF_TAKE1, set_sp_identifier, SRV_OFF(entity_id)},
+    {ngx_string("sso_sp_acs_url"), kSrv | NGX_CONF_TAKE1, set_sp_identifier, SRV_OFF(acs_url)},
     {ngx_string("sso_sp_key"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(key_file)},
     {ngx_string("sso_sp_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(cert_file)},
     {ngx_string("sso_idp_metadata"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_file)},
-    {ngx_string("sso_idp_metadata_url"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_str_slot, SRV_OFF(idp_metadata_url)},
+    {ngx_string("sso_idp_metadata_url"), kSrv | NGX_CONF_TAKE1, set_located_str, SRV_OFF(idp_metadata_url)},
     {ngx_string("sso_idp_metadata_certificate"), kSrv | NGX_CONF_TAKE1, set_file, SRV_OFF(idp_metadata_certificate)},
     {ngx_string("sso_idp_metadata_refresh"), kSrv | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
      SRV_OFF(idp_metadata_refresh)},
@@ -589,10 +623,12 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         if (!contents) return conf_error(cf, "cannot read file \"" + str(*field) + "\"");
         *out = std::move(*contents);
     }
+    // At the directive's own line: these are found after the whole block was read.
     auto report = [&](const Error& e) {
-        std::string msg = std::string("\"") + directive_for(e.subject) + "\"";
+        const char* directive = directive_for(e.subject);
+        std::string msg = std::string("\"") + directive + "\"";
         if (const ngx_str_t* file = file_for(c, e.subject); file && file->len) msg += " file \"" + str(*file) + "\"";
-        return conf_error(cf, msg + ": " + e.reason);
+        return conf_error_at(cf, position_of(c, directive), msg + ": " + e.reason);
     };
     if (!saml_on) {
         auto metadata = ServiceProvider::sp_metadata(s);
@@ -629,6 +665,7 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
 char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* prev = static_cast<SrvConf*>(parent);
     auto* c = static_cast<SrvConf*>(child);
+    merge_positions(prev, c);
     ngx_conf_merge_str_value(c->entity_id, prev->entity_id, "");
     ngx_conf_merge_str_value(c->acs_url, prev->acs_url, "");
     ngx_conf_merge_str_value(c->key_file, prev->key_file, "");
@@ -755,6 +792,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (!h) return NGX_ERROR;
     *h = [](ngx_http_request_t* r) -> ngx_int_t { return access_handler(r); };
+    if (check_server_locations(cf) != NGX_OK) return NGX_ERROR;
     return check_saml_sources(cf);
 }
 

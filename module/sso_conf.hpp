@@ -99,6 +99,13 @@ struct MainConf {
     std::size_t directory_zone_size;  // sso_directory_zone: imported users (module/user_directory_zone.hpp)
 };
 
+// Where a directive was written (line 0: nowhere in this block or above it), for nginx -t
+// messages about its value that are found after parsing (file contents, locations).
+struct ConfPos {
+    ngx_str_t file;
+    ngx_uint_t line;
+};
+
 struct SrvConf {
     ngx_str_t entity_id;
     ngx_str_t acs_url;
@@ -125,9 +132,9 @@ struct SrvConf {
     ngx_flag_t cookie_secure;
     ngx_array_t* attribute_map;  // of ngx_keyval_t: role -> attribute name
     ServerRuntime* rt;
-    // where the settings that are checked at merge time were written, for nginx -t messages
-    ngx_str_t conf_file;
-    ngx_uint_t conf_line;
+    // where the settings that are checked after parsing were written (module/conf_position.cpp)
+    ConfPos entity_id_at, acs_url_at, key_at, cert_at, idp_metadata_at, idp_metadata_url_at;
+    ConfPos encryption_key_at, encryption_cert_at;
     ngx_str_t ldap_form_uri;  // the sign-in form of this server's sso_endpoint ("/sso/ldap")
     ngx_str_t login_uri;      // and its SAML login, where the IdP chooser is ("/sso/login")
     // encrypted assertions

@@ -29,17 +29,29 @@ http {{
         listen 127.0.0.1:{port};
         server_name localhost;
 {server}
-        location /sso/ {{ sso_endpoint; }}
-        location /app/ {{
-            sso on;
-            sso_identity_headers on;
-            proxy_pass http://127.0.0.1:9;
-        }}
+{locations}
     }}
 }}
 """
 
+LOCATIONS = """
+        location /sso/ { sso_endpoint; }
+        location /app/ {
+            sso on;
+            sso_identity_headers on;
+            proxy_pass http://127.0.0.1:9;
+        }
+"""
+
 IDP_ENTITY = "http://127.0.0.1:9/metadata"
+
+
+class At:
+    """A pattern for assertInvalid: the message ends " in FILE:LINE" at the line of nginx.conf
+    where `directive` is written (looked up once the file is written)."""
+
+    def __init__(self, directive):
+        self.directive = directive
 
 
 class ConfigCheck(unittest.TestCase):
@@ -84,12 +96,12 @@ class ConfigCheck(unittest.TestCase):
         d.update(overrides)
         return d
 
-    def nginx_t(self, http_extra="", extra="", **overrides):
+    def nginx_t(self, http_extra="", extra="", locations=LOCATIONS, **overrides):
         lines = ["        %s %s;" % (k, v) for k, v in self.directives(**overrides).items() if v is not None]
         if extra:
             lines.append("        " + extra)
         conf = CONF.format(module=MODULE, dir=self.dir, port=self.port, http_extra=http_extra,
-                           server="\n".join(lines))
+                           server="\n".join(lines), locations=locations)
         conf_path = self.write("nginx.conf", conf)
         return nginx_t(self.dir, conf_path)
 
@@ -108,8 +120,18 @@ class ConfigCheck(unittest.TestCase):
         self.assertEqual(len(emerg), 1, p.stderr)
         self.assertIn(self.path("nginx.conf"), emerg[0])
         for pattern in patterns:
-            self.assertRegex(emerg[0], pattern)
+            self.assertRegex(emerg[0], self.at_line_of(pattern.directive) if isinstance(pattern, At) else pattern)
         return emerg[0]
+
+    def at_line_of(self, directive):
+        """The " in FILE:LINE" suffix naming the line of nginx.conf where `directive` is written."""
+        with open(self.path("nginx.conf")) as f:
+            lines = [i for i, l in enumerate(f.read().splitlines(), 1) if l.strip().startswith(directive + " ")]
+        self.assertEqual(len(lines), 1, directive)
+        return re.escape(" in %s:%d" % (self.path("nginx.conf"), lines[0])) + "$"
+
+    def warnings(self, p):
+        return [l for l in p.stderr.splitlines() if "[warn]" in l]
 
 
 
@@ -156,8 +178,10 @@ class ConfigTest(ConfigCheck):
         self.assertInvalid(r'"sso_idp_metadata"', re.escape(self.path("body")), sso_idp_metadata=self.path("body"))
 
     def test_metadata_not_xml(self):
+        # The file is read after the server block; the message still names the directive's line.
         f = self.write("not-xml.xml", "this is not XML at all\n")
-        self.assertInvalid(r'"sso_idp_metadata"', re.escape(f), r"not well-formed XML", sso_idp_metadata=f)
+        self.assertInvalid(r'"sso_idp_metadata"', re.escape(f), r"not well-formed XML",
+                           At("sso_idp_metadata"), sso_idp_metadata=f)
 
     def test_empty_metadata(self):
         f = self.write("empty.xml", "")
@@ -204,7 +228,13 @@ class ConfigTest(ConfigCheck):
 
     def test_key_not_matching_the_certificate(self):
         self.assertInvalid(r'"sso_sp_key"', re.escape(self.path("idp.key")), r"does not match the certificate",
-                           sso_sp_key=self.path("idp.key"))
+                           At("sso_sp_key"), sso_sp_key=self.path("idp.key"))
+
+    def test_file_errors_name_the_line_of_an_inherited_directive(self):
+        # Set at http level: the message names that line, not the server's.
+        f = self.write("not-xml-http.xml", "still not XML\n")
+        self.assertInvalid(r'"sso_idp_metadata"', re.escape(f), At("sso_idp_metadata"),
+                           http_extra="sso_idp_metadata %s;" % f, sso_idp_metadata=None)
 
     def test_metadata_without_key(self):
         self.assertInvalid(r'"sso_idp_metadata" is set but "sso_sp_key" is missing', sso_sp_key=None)
@@ -258,6 +288,122 @@ class ConfigTest(ConfigCheck):
         self.assertInvalid(r'"sso_session_lifetime"', sso_session_lifetime="0")
 
 
+class UnworkableConfigTest(ConfigCheck):
+    """Configurations that would load and then fail at run time are refused by nginx -t."""
+
+    def acs(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    # --- the SP's identifiers ---------------------------------------------------------
+
+    def test_relative_acs_url(self):
+        # It would be published as Location="/sso/acs" in the SP metadata.
+        self.assertInvalid(r'"sso_sp_acs_url": "/sso/acs" is a path, not an absolute URL',
+                           r'full http:// or https:// URL the browser reaches, e.g. "https://app\.example\.org/sso/acs"',
+                           At("sso_sp_acs_url"), sso_sp_acs_url="/sso/acs")
+
+    def test_relative_acs_url_while_saml_is_off(self):
+        self.assertInvalid(r'"sso_sp_acs_url": "/sso/acs" is a path', sso_sp_acs_url="/sso/acs",
+                           sso_idp_metadata="none")
+
+    def test_acs_url_that_is_not_http(self):
+        self.assertInvalid(r'"sso_sp_acs_url": "ftp://127\.0\.0\.1/sso/acs" has the scheme "ftp", not http or https',
+                           sso_sp_acs_url="ftp://127.0.0.1/sso/acs")
+        self.assertInvalid(r'"sso_sp_acs_url": "https:///sso/acs" has no host', sso_sp_acs_url="https:///sso/acs")
+
+    def test_entity_id_that_is_not_an_absolute_uri(self):
+        for value in ("myapp", "/sso/metadata", "app.example.org/sso/metadata"):
+            with self.subTest(value=value):
+                self.assertInvalid(r'"sso_sp_entity_id": "%s" is not an absolute URI' % re.escape(value),
+                                   r'usually the URL of this SP\'s metadata, e\.g\. "https://app\.example\.org/',
+                                   At("sso_sp_entity_id"), sso_sp_entity_id=value)
+
+    def test_urn_entity_id_is_accepted(self):
+        self.assertValid(sso_sp_entity_id="urn:example:print-portal")
+
+    # --- the location the ACS URL lands in --------------------------------------------
+
+    def test_acs_path_outside_every_location(self):
+        self.assertInvalid(r'"sso_sp_acs_url": the path "/saml/acs" of "%s"' % re.escape(self.acs("/saml/acs")),
+                           r'server "localhost" lands in no location \(the server block itself\)',
+                           r'has no "sso_endpoint"',
+                           r'use "%s" \(location "/sso/"\)' % re.escape(self.acs("/sso/acs")),
+                           At("sso_sp_acs_url"), sso_sp_acs_url=self.acs("/saml/acs"))
+
+    def test_acs_path_in_a_protected_location(self):
+        # The IdP's POST would get the 401 page of /app/.
+        self.assertInvalid(r'the path "/app/acs" .* lands in location "/app/", which has no "sso_endpoint"',
+                           r'use "%s"' % re.escape(self.acs("/sso/acs")), sso_sp_acs_url=self.acs("/app/acs"))
+
+    def test_acs_path_with_another_action(self):
+        self.assertInvalid(r'the path "/sso/consume" .* lands in the sso_endpoint location "/sso/", which answers '
+                           r'the IdP\'s POST only at a path ending in "/acs"', sso_sp_acs_url=self.acs("/sso/consume"))
+
+    def test_acs_path_taken_by_a_regex_location(self):
+        # nginx's rule: a regular expression beats the longest prefix...
+        locations = LOCATIONS + "        location ~ /acs$ { sso on; proxy_pass http://127.0.0.1:9; }\n"
+        self.assertInvalid(r'the path "/sso/acs" .* lands in location ~ "/acs\$", which has no "sso_endpoint"',
+                           r'no prefix or exact sso_endpoint location of this server gives one', locations=locations)
+        # ... unless the prefix says ^~; and an exact location beats both.
+        self.assertValid(locations=locations.replace("location /sso/", "location ^~ /sso/"))
+        self.assertValid(locations=locations + "        location = /sso/acs { sso_endpoint; }\n")
+
+    def test_acs_path_in_an_exact_location(self):
+        locations = ("        location = /saml/acs { sso_endpoint; }\n"
+                     "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n")
+        self.assertValid(locations=locations, sso_sp_acs_url=self.acs("/saml/acs"))
+        self.assertInvalid(r'the path "/sso/acs" .* lands in no location',
+                           r'use "%s" \(location = "/saml/acs"\)' % re.escape(self.acs("/saml/acs")),
+                           locations=locations)
+
+    def test_acs_path_of_an_endpoint_nested_in_a_prefix(self):
+        locations = ("        location /auth/ { location /auth/sso/ { sso_endpoint; } }\n"
+                     "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n")
+        self.assertValid(locations=locations, sso_sp_acs_url=self.acs("/auth/sso/acs"))
+        self.assertInvalid(r'the path "/auth/acs" .* lands in location "/auth/"',
+                           r'use "%s" \(location "/auth/sso/"\)' % re.escape(self.acs("/auth/sso/acs")),
+                           locations=locations, sso_sp_acs_url=self.acs("/auth/acs"))
+
+    # --- a server without sso_endpoint ------------------------------------------------
+
+    def test_saml_and_protected_locations_without_an_endpoint(self):
+        locations = "        location /app/ { sso on; proxy_pass http://127.0.0.1:9; }\n"
+        self.assertInvalid(r'"sso_idp_metadata": server "localhost" signs in with SAML for location "/app/" but has no '
+                           r'location with "sso_endpoint"', r'add e\.g\. "location /sso/ \{ sso_endpoint; \}"',
+                           At("sso_idp_metadata"), locations=locations)
+
+    def test_saml_without_protected_locations_needs_no_endpoint(self):
+        self.assertValid(locations="        location / { proxy_pass http://127.0.0.1:9; }\n")
+
+    # --- protected locations while SAML is off ----------------------------------------
+
+    def test_protected_locations_without_metadata_warn_once(self):
+        p = self.assertValid(sso_idp_metadata="none", locations=LOCATIONS + (
+            "        location /more/ { sso on; proxy_pass http://127.0.0.1:9; }\n"))
+        warnings = self.warnings(p)
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertRegex(warnings[0], r'sso: server "localhost" protects location "/app/", location "/more/" with '
+                                      r'"sso on" but has no IdP metadata \("sso_idp_metadata none"\)')
+        self.assertRegex(warnings[0], r"refused \(403\) until IdP metadata is configured")
+        self.assertRegex(warnings[0], self.at_line_of("sso_idp_metadata"))
+
+    def test_protected_locations_with_a_directory_do_not_warn(self):
+        directory = 'sso_ldap_directory corp { url ldap://127.0.0.1:1; base_dn "dc=example,dc=test"; }'
+        p = self.assertValid(sso_idp_metadata="none", http_extra=directory, extra="sso_ldap corp;")
+        self.assertEqual(self.warnings(p), [])
+
+    def test_saml_only_location_with_a_directory_warns(self):
+        directory = 'sso_ldap_directory corp { url ldap://127.0.0.1:1; base_dn "dc=example,dc=test"; }'
+        p = self.assertValid(sso_idp_metadata="none", http_extra=directory, extra="sso_ldap corp;",
+                             locations=LOCATIONS + "        location /saml-only/ { sso on; sso_login saml; }\n")
+        warnings = self.warnings(p)
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertRegex(warnings[0], r'protects location "/saml-only/" with "sso on" but has no IdP metadata')
+
+    def test_saml_on_does_not_warn(self):
+        self.assertEqual(self.warnings(self.assertValid()), [])
+
+
 class SamlOffTest(StackTest):
     STACK_ARGS = {"saml": False}
 
@@ -267,7 +413,7 @@ class SamlOffTest(StackTest):
             with self.subTest(headers=headers):
                 mark = s.mark()
                 r = s.get("/app/", headers)
-                self.assertRefused(r, 403, r"sso: access denied: SAML is off for this server", mark)
+                self.assertRefused(r, 403, r"\[warn\] .* sso: access denied: SAML is off for this server", mark)
                 self.assertIsNone(r.header("Location"))
                 self.assertIn("Sign-in unavailable", r.text())
 

@@ -391,6 +391,17 @@ class ConfigTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, reason)
             self.assertRegex(r.stderr, reason)
 
+    def test_protected_locations_without_an_endpoint_are_refused(self):
+        text = self.text.replace("location /sso/ { sso_endpoint; }", "")
+        self.assertNotEqual(text, self.text)
+        r = self.nginx_t(text)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        line = [i for i, l in enumerate(text.splitlines(), 1) if "sso_idp_metadata_url " in l]
+        self.assertEqual(len(line), 1)
+        self.assertRegex(r.stderr, r"\[emerg\] \"sso_idp_metadata_url\": server \"localhost\" signs in with SAML for "
+                                   r"location \"/app/\" but has no location with \"sso_endpoint\".* in %s:%d\n"
+                                   % (re.escape(self.stack.path("test.conf")), line[0]))
+
     def test_unsigned_metadata_with_a_certificate_configured_fails(self):
         text = self.text.replace("sso_idp_metadata_url", "sso_idp_metadata_certificate %s/idp.crt; "
                                  "sso_idp_metadata_url" % self.stack.dir)
