@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "saml/base64.hpp"
+#include "saml/lasso_log.hpp"
 #include "saml/response_guard.hpp"
 #include "saml/service_provider.hpp"
 #include "saml/signature_verifier.hpp"
@@ -32,7 +33,12 @@ xmlNode* first(xmlNode* n, const char* name) {
 
 class SignatureVerifierTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { keys_ = new TestKeys(); }
+    // xmlsec's transforms exist once Lasso has initialised it, as in nginx; a test run on its
+    // own (as ctest runs each) must not depend on another test having done it first.
+    static void SetUpTestSuite() {
+        ASSERT_TRUE(lasso_ready());
+        keys_ = new TestKeys();
+    }
     static void TearDownTestSuite() {
         delete keys_;
         keys_ = nullptr;
