@@ -45,6 +45,8 @@ SessionRecord identity_from_assertion(const ValidatedAssertion& a, const Attribu
     r.name_id = a.name_id;
     r.name_id_format = a.name_id_format;
     r.session_index = a.session_index;
+    r.name_qualifier = a.name_qualifier;
+    r.sp_name_qualifier = a.sp_name_qualifier;
     return r;
 }
 
