@@ -30,8 +30,9 @@ Endpoints:
                    {"acs", "SAMLResponse", "RelayState"}.
   GET  /slo        HTTP-Redirect LogoutRequest: answers Success, redirecting
                    the LogoutResponse to the SP's SingleLogoutService, when
-                   its NameID matches one this IdP issued exactly (value,
-                   Format, NameQualifier, SPNameQualifier: SAML core 3.7.1);
+                   its NameID is exactly the one of the user's latest assertion
+                   (value, Format, NameQualifier, SPNameQualifier: SAML core
+                   3.7.1);
                    otherwise Responder/UnknownPrincipal.  Knob unsigned=1:
                    the LogoutResponse is not signed (as some IdPs do).
 
@@ -232,7 +233,8 @@ class Pysaml2IdP:
         self.users = load_users(args.users)
         self._server = None
         self.lock = threading.Lock()
-        self.issued = set()  # the NameIDs of our assertions: (text, format, qualifier, SP qualifier)
+        # the NameID of each user's latest assertion: (text, format, qualifier, SP qualifier)
+        self.issued = {}
 
     def server(self):
         """saml2.server.Server, created once the SP metadata is known."""
@@ -275,7 +277,7 @@ class Pysaml2IdP:
             if qualified:
                 name_id.name_qualifier = self.args.entity_id
                 name_id.sp_name_qualifier = args["sp_entity_id"]
-            self.issued.add(name_id_key(name_id))
+            self.issued[name_id.text] = name_id_key(name_id)
             response = server.create_authn_response(
                 identity(user),
                 name_id=name_id,
@@ -333,7 +335,8 @@ class Pysaml2IdP:
                 self.verify_redirect(server, request.message.issuer.text, fields,
                                      raw_query)
             status = None
-            if name_id_key(request.message.name_id) not in self.issued:
+            name_id = request.message.name_id
+            if name_id is None or self.issued.get(name_id.text) != name_id_key(name_id):
                 status = saml2.samlp.Status(status_code=saml2.samlp.StatusCode(
                     value=saml2.samlp.STATUS_RESPONDER,
                     status_code=saml2.samlp.StatusCode(value=saml2.samlp.STATUS_UNKNOWN_PRINCIPAL)))
