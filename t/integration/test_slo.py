@@ -10,7 +10,7 @@ import re
 import unittest
 import urllib.parse
 
-from t.integration.harness import BROWSER, Stack, StackTest, request, session_cookie
+from t.integration.harness import BROWSER, Stack, StackTest, request, session_cookie, wait_until
 from t.integration.redis_server import RedisServer
 
 JSON = {"Accept": "application/json"}
@@ -435,8 +435,10 @@ class RedisSloTest(SloMixin, StackTest):
         first, _ = self.sign_in("alice")
         second, _ = self.sign_in("alice")
         bob, _ = self.sign_in("bob")
-        keys = self.redis.keys("sso:slo_subjects:*")
-        self.assertEqual(len(keys), 2, keys)  # one set per NameID
+        # the sets are written after the sign-in's answer, not waited on: poll
+        def members():
+            return sorted(self.redis.command("ZCARD", k) for k in self.redis.keys("sso:slo_subjects:*"))
+        wait_until(lambda: members() == [1, 2], "one set per NameID: alice's two sessions, bob's one")
         r = self.deliver(self.initiate("alice", no_session_index="1"))
         self.assertEqual(r.status, 302, r.text())
         self.assertFalse(self.signed_in(first))
