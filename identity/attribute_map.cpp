@@ -50,4 +50,10 @@ SessionRecord identity_from_assertion(const ValidatedAssertion& a, const Attribu
     return r;
 }
 
+bool session_is_of(const SessionView& session, std::string_view scope, std::string_view idp,
+                   std::string_view name_id) noexcept {
+    return session.scope == scope && session.auth_method == "saml" && session.name_id == name_id &&
+           session.idp == encode_header_value(idp);
+}
+
 }  // namespace sso

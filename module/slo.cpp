@@ -7,6 +7,7 @@
 // checked by saml/logout.cpp; this file only walks the store steps.
 #include <string>
 
+#include "identity/attribute_map.hpp"
 #include "module/counters.hpp"
 #include "module/flows.hpp"
 #include "module/handlers.hpp"
@@ -308,14 +309,14 @@ void member_session_read(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
     auto session = reply.status == StoreStatus::ok ? view_session(reply.value) : std::nullopt;
-    if (!session || session->scope != srv_conf(r)->rt->scope || session->auth_method != "saml" ||
-        session->idp != sv(ctx->message_idp) || session->name_id != sv(ctx->user_for_log)) {
+    if (!session || !session_is_of(*session, srv_conf(r)->rt->scope, sv(ctx->message_idp), sv(ctx->user_for_log))) {
         end_next_member(r, ctx);
         return;
     }
     try {
-        ctx->slo_key =
-            pool_copy(r->pool, slo_index_key(session->scope, session->idp, session->name_id, session->session_index));
+        // keyed as at sign-in: by the IdP's entityID as it names itself
+        ctx->slo_key = pool_copy(
+            r->pool, slo_index_key(session->scope, sv(ctx->message_idp), session->name_id, session->session_index));
     } catch (...) {
         ctx->slo_key = {0, nullptr};
     }

@@ -41,6 +41,25 @@ TEST(AttributeMap, MapsByNameOrFriendlyNameAndStoresHeaderSafeValues) {
     EXPECT_EQ(r.attributes.size(), 5u);
 }
 
+// What a LogoutRequest for a NameID may end: that IdP's SAML sessions of it, here.
+TEST(AttributeMap, SessionIsOfItsScopeIdPAndNameId) {
+    ValidatedAssertion a = assertion();
+    a.idp = "https://idp.example/md?x=50%";  // stored header-safe: "50%25"
+    SessionRecord r = identity_from_assertion(a, AttributeMap{});
+    r.scope = "https://sp.example/";
+    const std::string bytes = encode_session(r);
+    auto v = view_session(bytes);
+    ASSERT_TRUE(v);
+    EXPECT_TRUE(session_is_of(*v, "https://sp.example/", "https://idp.example/md?x=50%", "Alice\r\nX"));
+    EXPECT_FALSE(session_is_of(*v, "https://other.example/", "https://idp.example/md?x=50%", "Alice\r\nX"));
+    EXPECT_FALSE(session_is_of(*v, "https://sp.example/", "https://idp.example/other", "Alice\r\nX"));
+    EXPECT_FALSE(session_is_of(*v, "https://sp.example/", "https://idp.example/md?x=50%", "Alice"));
+    r.auth_method = "ldap";
+    const std::string ldap = encode_session(r);
+    EXPECT_FALSE(
+        session_is_of(*view_session(ldap), "https://sp.example/", "https://idp.example/md?x=50%", "Alice\r\nX"));
+}
+
 TEST(AttributeMap, ConfiguredAttributesWin) {
     AttributeMap map;
     map.user = "mail";
