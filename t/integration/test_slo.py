@@ -411,6 +411,20 @@ class PostSloTest(SloMixin, StackTest):
         self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
 
 
+    def test_unsigned_logout_request_is_answered_request_denied_over_post(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice", binding="post", sign="none")
+        mark = s.mark()
+        r = self.deliver(message)
+        self.assertRefused(r, 403, "LogoutRequest refused: message is not signed; answered " + STATUS +
+                           "RequestDenied, no session ended", mark)
+        self.assertIn("document.forms[0].submit()", r.text())
+        self.assert_request_denied(self.carried_answer(r), message)
+        self.assertEqual(self.slo_log()[-1]["binding"], "post")
+        self.assertTrue(self.signed_in(alice))
+
+
 class RedisSloTest(SloMixin, StackTest):
     """The same index and sets in Redis (sorted sets changed by Lua scripts)."""
 
