@@ -48,7 +48,15 @@ SessionRecord identity_from_assertion(const ValidatedAssertion& a, const Attribu
     r.name_id = a.name_id;
     r.name_id_format = a.name_id_format;
     r.session_index = a.session_index;
+    r.name_qualifier = a.name_qualifier;
+    r.sp_name_qualifier = a.sp_name_qualifier;
     return r;
+}
+
+bool session_is_of(const SessionView& session, std::string_view scope, std::string_view idp,
+                   std::string_view name_id) noexcept {
+    return session.scope == scope && session.auth_method == "saml" && session.name_id == name_id &&
+           session.idp == encode_header_value(idp);
 }
 
 }  // namespace sso

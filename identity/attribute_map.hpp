@@ -25,4 +25,10 @@ const SamlAttribute* find_saml_attribute(const ValidatedAssertion& a, std::strin
 // only points at them. NameID and SessionIndex stay as the IdP sent them.
 SessionRecord identity_from_assertion(const ValidatedAssertion& assertion, const AttributeMap& map);
 
+// Whether a stored session is a SAML session of this server block (`scope`) that IdP `idp`
+// (its entityID as the IdP names itself) signed in for NameID `name_id`: what a LogoutRequest
+// naming that NameID may end. The stored IdP is header-safe, so it is compared encoded.
+bool session_is_of(const SessionView& session, std::string_view scope, std::string_view idp,
+                   std::string_view name_id) noexcept;
+
 }  // namespace sso

@@ -210,8 +210,9 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
         ctx->replay_expires = assertion->not_on_or_after;
         ctx->slo_key = pool_copy(
             r->pool, slo_index_key(record.scope, assertion->idp, assertion->name_id, assertion->session_index));
+        ctx->slo_subject_key = pool_copy(r->pool, slo_subject_key(record.scope, assertion->idp, assertion->name_id));
         if (!ctx->session_id.data || !ctx->encoded_session.data || !ctx->replay_key.data || !ctx->message_idp.data ||
-            !ctx->slo_key.data) {
+            !ctx->slo_key.data || !ctx->slo_subject_key.data) {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
             finish(r);
             return;

@@ -178,6 +178,15 @@ void index_new_session(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         [](void*, StoreReply) noexcept {}, r);
 }
 
+// And among every session of its NameID from that IdP, for a LogoutRequest without
+// SessionIndex; not waited on either.
+void index_session_subject(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+    if (!ctx->slo_subject_key.len || ctx->decision != NGX_HTTP_SEE_OTHER) return;
+    main_conf(r)->store->add_member(
+        Table::slo_subjects, sv(ctx->slo_subject_key), sv(ctx->session_id), {ctx->session_expires, 0}, ngx_time(),
+        [](void*, StoreReply) noexcept {}, r);
+}
+
 void new_session_stored(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
@@ -195,6 +204,7 @@ void new_session_stored(void* data, StoreReply reply) noexcept {
             ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         index_new_session(r, ctx);
+        index_session_subject(r, ctx);
     }
     ctx->next(r);
 }

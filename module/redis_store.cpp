@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <new>
 
+#include "session/member_set.hpp"
 #include "session/redis_format.hpp"
 
 namespace sso::ngx {
@@ -367,6 +368,26 @@ void RedisStore::on_reply(redisAsyncContext* ac, void* reply, void* privdata) no
                     op, r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? StoreStatus::ok : StoreStatus::not_found,
                     {});
                 return;
+            case Kind::add_member:
+                self->finish(op, StoreStatus::ok, {});
+                return;
+            case Kind::take_members: {
+                if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+                    self->finish(op, StoreStatus::not_found, {});
+                    return;
+                }
+                std::string members;
+                for (std::size_t i = 0; i < r->elements; ++i) {
+                    const redisReply* e = r->element[i];
+                    if (!e || e->type != REDIS_REPLY_STRING) continue;
+                    const std::string_view m(e->str, e->len);
+                    if (!is_valid_set_member(m)) continue;
+                    members.append(m);
+                    members += '\n';
+                }
+                self->finish(op, StoreStatus::ok, members);
+                return;
+            }
             case Kind::get:
             case Kind::take:
                 break;
@@ -479,6 +500,57 @@ void RedisStore::insert_new(Table t, std::string_view key, std::string_view valu
 void RedisStore::remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept {
     if (t == Table::sessions) cache_.forget(key);
     key_command(Kind::remove, "DEL", t, key, 0, cb, ctx);
+}
+
+// KEYS[1] the set; ARGV: member, its expiry (unix ms), now (unix ms), the cap. Expired members
+// go, the soonest to expire beyond the cap go, and the key lives as long as its last member.
+constexpr std::string_view kAddMemberScript =
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) "
+    "local old = redis.call('ZSCORE', KEYS[1], ARGV[1]) "
+    "if not old or tonumber(old) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end "
+    "local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4]) "
+    "if extra > 0 then redis.call('ZPOPMIN', KEYS[1], extra) end "
+    "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES') "
+    "if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end "
+    "return 1";
+// KEYS[1] the set; ARGV[1] now (unix ms): its live members, and the set is gone.
+constexpr std::string_view kTakeMembersScript =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf') "
+    "redis.call('DEL', KEYS[1]) "
+    "return m";
+
+void RedisStore::add_member(Table t, std::string_view key, std::string_view member, Lifetime life, std::int64_t now,
+                            StoreCallback cb, void* ctx) noexcept {
+    if (!is_valid_set_member(member)) {
+        cb(ctx, {StoreStatus::unavailable, "not a set member"});
+        return;
+    }
+    try {
+        const std::string rkey = redis_key(opt_.prefix, t, key);
+        const std::string m(member), expires = std::to_string(life.expires * 1000), at = std::to_string(now * 1000),
+                                     cap = std::to_string(kMaxSetMembers);
+        auto* op = new Op{this, cb, ctx, t, Kind::add_member, now, {}, {}};
+        const char* argv[] = {"EVAL",    kAddMemberScript.data(), "1",        rkey.c_str(),
+                              m.c_str(), expires.c_str(),         at.c_str(), cap.c_str()};
+        const std::size_t lens[] = {4,        kAddMemberScript.size(), 1,         rkey.size(),
+                                    m.size(), expires.size(),          at.size(), cap.size()};
+        start(op, 8, argv, lens);
+    } catch (...) {
+        cb(ctx, {StoreStatus::unavailable, {}});
+    }
+}
+
+void RedisStore::take_members(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept {
+    try {
+        const std::string rkey = redis_key(opt_.prefix, t, key);
+        const std::string at = std::to_string(now * 1000);
+        auto* op = new Op{this, cb, ctx, t, Kind::take_members, now, {}, {}};
+        const char* argv[] = {"EVAL", kTakeMembersScript.data(), "1", rkey.c_str(), at.c_str()};
+        const std::size_t lens[] = {4, kTakeMembersScript.size(), 1, rkey.size(), at.size()};
+        start(op, 5, argv, lens);
+    } catch (...) {
+        cb(ctx, {StoreStatus::unavailable, {}});
+    }
 }
 
 }  // namespace sso::ngx

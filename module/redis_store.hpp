@@ -7,7 +7,8 @@
 // operation. One connection per worker, opened on first use and reused; after a failure the
 // next attempt waits a backoff (0.25 s doubling to 5 s) during which operations fail at once,
 // so a dead Redis costs a request no wait. Redis itself expires entries (PX TTLs). Needs
-// Redis 6.2 or later (GETDEL).
+// Redis 6.2 or later (GETDEL). The sets of the slo_subjects table are sorted sets (score: a
+// member's expiry), changed by short Lua scripts (EVAL) so that each change is atomic.
 //
 // An operation reports `unavailable` (with the reason as the reply's value) when Redis cannot
 // be reached, refuses the command, or does not answer within the operation timeout; a timeout
@@ -54,6 +55,9 @@ public:
                     StoreCallback cb, void* ctx) noexcept override;
     void take(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
     void remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept override;
+    void add_member(Table t, std::string_view key, std::string_view member, Lifetime life, std::int64_t now,
+                    StoreCallback cb, void* ctx) noexcept override;
+    void take_members(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
 
     // For sso_status: "idle" (not used yet), "connecting", "connected" or "down".
     const char* state() const noexcept;
@@ -66,7 +70,7 @@ public:
 
 private:
     enum class State { idle, connecting, connected, down };
-    enum class Kind : std::uint8_t { get, take, put, insert_new, remove };
+    enum class Kind : std::uint8_t { get, take, put, insert_new, remove, add_member, take_members };
 
     void start(Op* op, int argc, const char** argv, const std::size_t* lens) noexcept;
     bool ensure_connected() noexcept;

@@ -34,6 +34,8 @@ struct RequestCtx {
     unsigned authenticated : 1;
     unsigned headers_set : 1;
     unsigned slo : 1;  // logout: a LogoutRequest goes to the IdP
+    // an IdP's LogoutRequest without SessionIndex: every session of its NameID (module/slo.cpp)
+    unsigned slo_all : 1;
     // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
     ngx_int_t decision;
     ngx_str_t location;
@@ -58,6 +60,13 @@ struct RequestCtx {
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)
+
+    // the sessions of one NameID (module/slo.cpp): the key of their set, the set once taken
+    // and the offset of the next member in it, and how many of them the LogoutRequest ended
+    ngx_str_t slo_subject_key;
+    ngx_str_t slo_members;
+    std::size_t slo_next;
+    ngx_uint_t slo_ended;
     // the store operation in flight (module/flows.hpp, with_store)
     StoreCallback store_cb;
     bool* store_answered_now;  // while the call that issues it runs: set when it is answered then

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <span>
 
+#include "session/member_set.hpp"
+
 namespace sso::ngx {
 namespace {
 
@@ -129,7 +131,7 @@ public:
     //    that still ends at its expiry), then other pending requests (a flood of logins never
     //    pushes out sessions before that), then credentials, then sessions;
     //  - SLO index entries: other index entries, then credentials; never a session or a login
-    //    in flight;
+    //    in flight; the same for the sets of sessions by NameID (slo_subjects);
     //  - cached credentials only push out cached credentials.
     // Seen assertions are never evicted, only expired.
     Node* allocate(std::size_t size, std::int64_t now, Table table) noexcept {
@@ -145,6 +147,7 @@ public:
         static constexpr Victim kPending[] = {
             {Table::slo_index, 8}, {Table::pending_requests, 1}, {Table::credentials, 8}, {Table::sessions, 8}};
         static constexpr Victim kIndex[] = {{Table::slo_index, 1}, {Table::credentials, 8}};
+        static constexpr Victim kSubjects[] = {{Table::slo_subjects, 1}, {Table::credentials, 8}};
         static constexpr Victim kCredentials[] = {{Table::credentials, 1}};
         std::span<const Victim> victims;
         switch (table) {
@@ -156,6 +159,9 @@ public:
                 break;
             case Table::slo_index:
                 victims = kIndex;
+                break;
+            case Table::slo_subjects:
+                victims = kSubjects;
                 break;
             case Table::credentials:
                 victims = kCredentials;
@@ -345,6 +351,74 @@ void ShmStore::remove(Table t, std::string_view key, StoreCallback cb, void* ctx
         }
     }
     cb(ctx, {found ? StoreStatus::ok : StoreStatus::not_found, {}});
+}
+
+// The set is rewritten whole under the lock: a few session IDs, so a copy costs little.
+void ShmStore::add_member(Table t, std::string_view key, std::string_view member, Lifetime life, std::int64_t now,
+                          StoreCallback cb, void* ctx) noexcept {
+    const auto table = static_cast<std::uint8_t>(t);
+    if (key.empty() || key.size() > kMaxKey || !is_valid_set_member(member)) {
+        cb(ctx, {StoreStatus::unavailable, {}});
+        return;
+    }
+    StoreStatus status = StoreStatus::ok;
+    {
+        Locked shm(zone_for(t));
+        try {
+            Node* old = shm.find(table, key);
+            const std::string_view current =
+                old && !expired(old, now)
+                    ? std::string_view(reinterpret_cast<const char*>(old->data) + old->key_len, old->value_len)
+                    : std::string_view();
+            scratch_ = add_set_member(current, member, life.expires, now);
+        } catch (...) {
+            status = StoreStatus::unavailable;
+        }
+        if (status == StoreStatus::ok) {
+            if (Node* old = shm.find(table, key)) shm.erase(old);
+            Node* n =
+                scratch_.empty() ? nullptr : shm.allocate(offsetof(Node, data) + key.size() + scratch_.size(), now, t);
+            if (!n) {
+                status = StoreStatus::unavailable;
+            } else {
+                n->rb.key = hash_of(table, key);
+                n->expires = set_expiry(scratch_);
+                n->idle_timeout = 0;
+                n->last_access = now;
+                n->value_len = static_cast<std::uint32_t>(scratch_.size());
+                n->key_len = static_cast<std::uint16_t>(key.size());
+                n->table = table;
+                std::memcpy(n->data, key.data(), key.size());
+                std::memcpy(n->data + key.size(), scratch_.data(), scratch_.size());
+                shm.link(n);
+            }
+        }
+    }
+    cb(ctx, {status, {}});
+}
+
+void ShmStore::take_members(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept {
+    bool found = false;
+    {
+        Locked shm(zone_for(t));
+        Node* n = key.size() <= kMaxKey ? shm.find(static_cast<std::uint8_t>(t), key) : nullptr;
+        if (n) {
+            if (!expired(n, now)) {
+                try {
+                    scratch_ =
+                        live_set_members({reinterpret_cast<const char*>(n->data) + n->key_len, n->value_len}, now);
+                    found = true;
+                } catch (...) {
+                    found = false;
+                }
+            }
+            shm.erase(n);
+        }
+    }
+    if (found)
+        cb(ctx, {StoreStatus::ok, scratch_});
+    else
+        cb(ctx, {StoreStatus::not_found, {}});
 }
 
 }  // namespace sso::ngx

@@ -42,6 +42,9 @@ public:
                     StoreCallback cb, void* ctx) noexcept override;
     void take(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
     void remove(Table t, std::string_view key, StoreCallback cb, void* ctx) noexcept override;
+    void add_member(Table t, std::string_view key, std::string_view member, Lifetime life, std::int64_t now,
+                    StoreCallback cb, void* ctx) noexcept override;
+    void take_members(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
 
     ZoneStats stats(Table t) const noexcept;  // of the zone that holds table t
 

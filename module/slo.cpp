@@ -1,8 +1,10 @@
 // SAML Single Logout in nginx: the SP-initiated half of `…/logout` (end the local session,
 // then send the IdP a LogoutRequest and finish on its LogoutResponse at `…/slo`) and the
 // IdP-initiated half (a LogoutRequest at `…/slo` ends the session its NameID and SessionIndex
-// name, found through the SLO index, and is answered with a LogoutResponse). The messages are
-// made and checked by saml/logout.cpp; this file only walks the store steps.
+// name, found through the SLO index, or without a SessionIndex every session of that NameID,
+// found through the slo_subjects sets, and is answered with a LogoutResponse; one that cannot
+// be verified ends nothing and is answered Requester/RequestDenied). The messages are made and
+// checked by saml/logout.cpp; this file only walks the store steps.
 #include <string>
 
 #include "module/counters.hpp"
@@ -10,6 +12,7 @@
 #include "module/handlers.hpp"
 #include "module/http_util.hpp"
 #include "module/slo.hpp"
+#include "module/slo_subjects.hpp"
 #include "saml/logout.hpp"
 #include "saml/service_provider.hpp"
 #include "session/cookie.hpp"
@@ -20,10 +23,9 @@ namespace sso::ngx {
 namespace {
 
 constexpr std::string_view kPendingPrefix = "slo:";  // pending_requests keys of our LogoutRequests
-constexpr std::string_view kSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success";
-constexpr std::string_view kResponder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
-constexpr std::string_view kUnknownPrincipal = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 constexpr std::string_view kSignedOut = "You are signed out of this site.";
+constexpr std::string_view kUnverified =
+    "You are signed out here; the identity provider's answer could not be verified.";
 
 void finish(ngx_http_request_t* r) noexcept {
     ngx_http_finalize_request(r, send_decision(r, request_ctx(r)));
@@ -77,6 +79,19 @@ void signed_out_page(ngx_http_request_t* r, RequestCtx* ctx, std::string_view me
     ctx->html_body = {0, nullptr};
     ctx->title = pool_copy(r->pool, "Signed out");
     ctx->message = pool_copy(r->pool, message);
+}
+
+// The signed-out page with a link on to `return_to` (already checked when the logout began).
+void signed_out_page_with_link(ngx_http_request_t* r, RequestCtx* ctx, std::string_view message,
+                               std::string_view return_to) {
+    signed_out_page(r, ctx, message);
+    if (return_to.empty()) return;
+    const std::string m = html_escape(message);
+    ctx->html_body = pool_copy(
+        r->pool,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\n<body>"
+        "<h1>Signed out</h1><p>" +
+            m + "</p>\n<p><a href=\"" + html_escape(return_to) + "\">Continue</a></p>\n</body></html>\n");
 }
 
 void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason) noexcept {
@@ -160,7 +175,8 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
                 LogoutService* slo = scf->rt->sp->logout(session->idp);
                 auto message =
                     slo && slo->idp_has_slo()
-                        ? slo->build_request({session->name_id, session->name_id_format, session->session_index},
+                        ? slo->build_request({session->name_id, session->name_id_format, session->session_index,
+                                              session->name_qualifier, session->sp_name_qualifier},
                                              ngx_time())
                         : Result<OutgoingLogout>(fail(SamlError::config, "no SLO service"));
                 if (!slo || !slo->idp_has_slo()) {
@@ -188,9 +204,10 @@ void sp_logout_session_read(void* data, StoreReply reply) noexcept {
 
 // --- IdP-initiated: a LogoutRequest at …/slo ------------------------------------------------
 
-// Answers the IdP: Success (302 or form) or, for a session we do not know, a 404 whose page
-// still carries a Responder/UnknownPrincipal LogoutResponse, so the IdP's logout chain goes on.
-void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
+// Answers the IdP (logout_status_for): Success (302 or form); for a session we do not know, a
+// 404; for a request we could not verify, a 403 (`refusal` says why). The pages of both still
+// carry the signed LogoutResponse on, so the IdP's logout chain goes on.
+void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, LogoutOutcome outcome, std::string_view refusal = {}) noexcept {
     // Looked up again: the metadata may have been refreshed (or expired) while the store answered.
     LogoutService* slo = srv_conf(r)->rt->sp ? srv_conf(r)->rt->sp->logout(sv(ctx->message_idp)) : nullptr;
     if (!slo) {
@@ -200,10 +217,11 @@ void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
         finish(r);
         return;
     }
+    const bool ended = outcome == LogoutOutcome::ended;
     try {
-        auto response =
-            slo->build_response(sv(ctx->in_response_to), found ? kSuccess : kResponder,
-                                found ? std::string_view() : kUnknownPrincipal, sv(ctx->relay_state), ngx_time());
+        const LogoutStatus answer = logout_status_for(outcome);
+        auto response = slo->build_response(sv(ctx->in_response_to), answer.status, answer.second, sv(ctx->relay_state),
+                                            ngx_time());
         if (!response) {
             decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
                         "cannot build the LogoutResponse: " + response.error().reason, "Internal error",
@@ -211,21 +229,28 @@ void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
             finish(r);
             return;
         }
-        const ngx_int_t status = !found                                      ? NGX_HTTP_NOT_FOUND
+        const ngx_int_t status = outcome == LogoutOutcome::refused           ? NGX_HTTP_FORBIDDEN
+                                 : !ended                                    ? NGX_HTTP_NOT_FOUND
                                  : response->binding == SloBinding::redirect ? NGX_HTTP_MOVED_TEMPORARILY
                                                                              : NGX_HTTP_OK;
         if (!decide_outgoing(r, ctx, *response, status)) ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         // The browser the IdP sends here is usually the user's: its cookie goes too.
-        if (found) ctx->set_cookie = pool_copy(r->pool, build_clear_cookie(srv_conf(r)->rt->cookie));
+        if (ended) ctx->set_cookie = pool_copy(r->pool, build_clear_cookie(srv_conf(r)->rt->cookie));
+        const std::string id(sv(ctx->in_response_to));
         const std::string who = "NameID \"" + std::string(sv(ctx->user_for_log)) + "\"";
-        if (found)
-            log_reason(
-                r, NGX_LOG_INFO,
-                "session of " + who + " ended by the IdP's LogoutRequest " + std::string(sv(ctx->in_response_to)));
+        if (outcome == LogoutOutcome::refused)
+            log_reason(r, NGX_LOG_WARN,
+                       "LogoutRequest refused: " + std::string(refusal) + "; answered " + std::string(answer.second) +
+                           ", no session ended");
+        else if (ended && ctx->slo_all)
+            log_reason(r, NGX_LOG_INFO,
+                       std::to_string(ctx->slo_ended) + " session(s) of " + who + " ended by the IdP's LogoutRequest " +
+                           id + " (no SessionIndex: every session of it)");
+        else if (ended)
+            log_reason(r, NGX_LOG_INFO, "session of " + who + " ended by the IdP's LogoutRequest " + id);
         else
             log_reason(r, NGX_LOG_WARN,
-                       "LogoutRequest " + std::string(sv(ctx->in_response_to)) + " for " + who +
-                           " names no session of this SP (unknown session)");
+                       "LogoutRequest " + id + " for " + who + " names no session of this SP (unknown session)");
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -235,24 +260,29 @@ void answer_idp(ngx_http_request_t* r, RequestCtx* ctx, bool found) noexcept {
 void idp_logout_session_removed(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     if (reply.status == StoreStatus::ok) count(r, Counter::logout);
-    answer_idp(r, request_ctx(r), reply.status == StoreStatus::ok);
+    answer_idp(r, request_ctx(r), reply.status == StoreStatus::ok ? LogoutOutcome::ended : LogoutOutcome::no_session);
 }
 
 void idp_logout_index_taken(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
     if (reply.status != StoreStatus::ok || !is_well_formed_session_id(reply.value)) {
-        answer_idp(r, ctx, false);
+        answer_idp(r, ctx, LogoutOutcome::no_session);
         return;
     }
     ctx->session_id = pool_copy(r->pool, reply.value);
     if (!ctx->session_id.data) {
-        answer_idp(r, ctx, false);
+        answer_idp(r, ctx, LogoutOutcome::no_session);
         return;
     }
     with_store(r, ctx, idp_logout_session_removed, [&](Store* store, StoreCallback cb, void* data) {
         store->remove(Table::sessions, sv(ctx->session_id), cb, data);
     });
+}
+
+void subject_sessions_ended(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx(r);
+    answer_idp(r, ctx, ctx->slo_ended ? LogoutOutcome::ended : LogoutOutcome::no_session);
 }
 
 void idp_logout_recorded(void* data, StoreReply reply) noexcept {
@@ -270,9 +300,36 @@ void idp_logout_recorded(void* data, StoreReply reply) noexcept {
         finish(r);
         return;
     }
+    if (ctx->slo_all) {
+        end_subject_sessions(r, ctx, subject_sessions_ended);
+        return;
+    }
     with_store(r, ctx, idp_logout_index_taken, [&](Store* store, StoreCallback cb, void* data) {
         store->take(Table::slo_index, sv(ctx->slo_key), ngx_time(), cb, data);
     });
+}
+
+// A LogoutRequest that does not verify (unsigned, another key, stale, misdirected) ends
+// nothing, but the IdP still gets a signed answer saying so, so that its logout chain goes on.
+// Read unverified only for its ID (InResponseTo of the answer); the answer goes to the IdP's
+// SingleLogoutService from the metadata, never to anywhere the message names.
+void refuse_logout_request(ngx_http_request_t* r, RequestCtx* ctx, LogoutService* slo, SloBinding binding,
+                           std::string_view message, std::string_view relay_state, const std::string& reason) {
+    auto peeked =
+        slo->idp_has_slo() ? peek_logout_message(binding, message, true, srv_conf(r)->max_response_size) : std::nullopt;
+    if (!peeked || peeked->id.empty()) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "LogoutRequest refused: " + reason);
+        return;
+    }
+    ctx->in_response_to = pool_copy(r->pool, peeked->id);
+    ctx->relay_state = pool_copy(r->pool, relay_state);
+    ctx->message_idp = pool_copy(r->pool, slo->idp());
+    if (!ctx->in_response_to.data || !ctx->message_idp.data || (!relay_state.empty() && !ctx->relay_state.data)) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+        return;
+    }
+    answer_idp(r, ctx, LogoutOutcome::refused, reason);
 }
 
 void idp_logout_request(ngx_http_request_t* r, RequestCtx* ctx, SloBinding binding, std::string_view message,
@@ -285,6 +342,10 @@ void idp_logout_request(ngx_http_request_t* r, RequestCtx* ctx, SloBinding bindi
         return;
     }
     auto request = slo->parse_request(binding, message, relay_state, ngx_time());
+    if (!request && request.error().code == SamlError::invalid_response) {
+        refuse_logout_request(r, ctx, slo, binding, message, relay_state, request.error().reason);
+        return;
+    }
     if (!request) {
         refuse(r, ctx, status_of(request.error()), "LogoutRequest refused: " + request.error().reason);
         return;
@@ -294,10 +355,14 @@ void idp_logout_request(ngx_http_request_t* r, RequestCtx* ctx, SloBinding bindi
     ctx->user_for_log = pool_copy(r->pool, request->name_id);
     ctx->replay_key = pool_copy(r->pool, "LogoutRequest\n" + slo->idp() + '\n' + request->id);
     ctx->message_idp = pool_copy(r->pool, slo->idp());
-    ctx->slo_key =
-        pool_copy(r->pool, slo_index_key(scf->rt->scope, slo->idp(), request->name_id, request->session_index));
-    if (!ctx->in_response_to.data || !ctx->replay_key.data || !ctx->slo_key.data || !ctx->user_for_log.data ||
-        !ctx->message_idp.data) {
+    ctx->slo_all = request->session_index.empty();
+    if (ctx->slo_all)
+        ctx->slo_subject_key = pool_copy(r->pool, slo_subject_key(scf->rt->scope, slo->idp(), request->name_id));
+    else
+        ctx->slo_key =
+            pool_copy(r->pool, slo_index_key(scf->rt->scope, slo->idp(), request->name_id, request->session_index));
+    if (!ctx->in_response_to.data || !ctx->replay_key.data || !(ctx->slo_key.data || ctx->slo_subject_key.data) ||
+        !ctx->user_for_log.data || !ctx->message_idp.data) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);
         return;
@@ -320,7 +385,7 @@ void sp_logout_answered(void* data, StoreReply reply) noexcept {
         return;
     }
     const std::string_view status = sv(ctx->relay_state);
-    if (status != kSuccess) {
+    if (status != saml_status::kSuccess) {
         signed_out_page(r, ctx,
                         "You are signed out of this site, but the identity provider reported that it could "
                         "not end its own session.");
@@ -335,6 +400,51 @@ void sp_logout_answered(void* data, StoreReply reply) noexcept {
     finish(r);
 }
 
+// The LogoutResponse did not verify, but it names a LogoutRequest of ours: the session ended
+// when that was sent, so the browser gets the signed-out page that says the answer could not
+// be trusted, and the way on to where the logout was to return.
+void sp_logout_answered_unverified(void* data, StoreReply reply) noexcept {
+    auto* r = static_cast<ngx_http_request_t*>(data);
+    RequestCtx* ctx = request_ctx(r);
+    if (reply.status != StoreStatus::ok) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+               "LogoutResponse refused: " + std::string(sv(ctx->message)) + "; and its InResponseTo " +
+                   std::string(sv(ctx->in_response_to)) + " names no LogoutRequest this SP has pending");
+        return;
+    }
+    const std::string reason(sv(ctx->message));
+    try {
+        signed_out_page_with_link(r, ctx, kUnverified, reply.value);
+        log_reason(r, NGX_LOG_WARN,
+                   "single logout finished without the IdP's word: its LogoutResponse to " +
+                       std::string(sv(ctx->in_response_to)) + " was not accepted (" + reason +
+                       "); the local session had already ended");
+    } catch (...) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    finish(r);
+}
+
+void unverified_logout_response(ngx_http_request_t* r, RequestCtx* ctx, SloBinding binding, std::string_view message,
+                                const std::string& reason) {
+    auto peeked = peek_logout_message(binding, message, false, srv_conf(r)->max_response_size);
+    if (!peeked || peeked->in_response_to.empty()) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "LogoutResponse refused: " + reason);
+        return;
+    }
+    ctx->in_response_to = pool_copy(r->pool, peeked->in_response_to);
+    ctx->message = pool_copy(r->pool, reason);  // read back in sp_logout_answered_unverified
+    if (!ctx->in_response_to.data || !ctx->message.data) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+        return;
+    }
+    const std::string key = std::string(kPendingPrefix) + peeked->in_response_to;
+    with_store(r, ctx, sp_logout_answered_unverified, [&](Store* store, StoreCallback cb, void* data) {
+        store->take(Table::pending_requests, key, ngx_time(), cb, data);
+    });
+}
+
 void idp_logout_response(ngx_http_request_t* r, RequestCtx* ctx, SloBinding binding, std::string_view message) {
     LogoutService* slo = slo_for_message(r, binding, message, false);
     if (!slo) {
@@ -343,6 +453,10 @@ void idp_logout_response(ngx_http_request_t* r, RequestCtx* ctx, SloBinding bind
         return;
     }
     auto response = slo->parse_response(binding, message, ngx_time());
+    if (!response && response.error().code == SamlError::invalid_response) {
+        unverified_logout_response(r, ctx, binding, message, response.error().reason);
+        return;
+    }
     if (!response) {
         refuse(r, ctx, status_of(response.error()), "LogoutResponse refused: " + response.error().reason);
         return;

@@ -212,7 +212,8 @@ std::string status_json(const MainConf* mcf, std::string_view base) {
                   zone_json(store->stats(Table::sessions), {{"sessions", Table::sessions},
                                                             {"pending_requests", Table::pending_requests},
                                                             {"cached_credentials", Table::credentials},
-                                                            {"slo_index", Table::slo_index}}),
+                                                            {"slo_index", Table::slo_index},
+                                                            {"slo_subjects", Table::slo_subjects}}),
                   "replay",
                   zone_json(store->stats(Table::seen_assertions), {{"seen_assertions", Table::seen_assertions}})));
     // As this worker sees it: every worker refreshes URL metadata on its own timer.

@@ -6,6 +6,7 @@
 
 #include <cctype>
 
+#include <initializer_list>
 #include <optional>
 
 #include "saml/base64.hpp"
@@ -157,10 +158,10 @@ std::string slo_url_for(std::string_view acs_url) {
     return std::string(acs_url.substr(0, slash + 1)) + "slo";
 }
 
-std::string slo_index_key(std::string_view scope, std::string_view idp, std::string_view name_id,
-                          std::string_view session_index) {
+// SHA-256 (hex) of the length-prefixed parts, after `prefix`.
+static std::string hashed_key(std::string_view prefix, std::initializer_list<std::string_view> parts) {
     std::string input;
-    for (const std::string_view part : {scope, idp, name_id, session_index}) {
+    for (const std::string_view part : parts) {
         input += std::to_string(part.size());
         input += ':';
         input += part;
@@ -169,12 +170,33 @@ std::string slo_index_key(std::string_view scope, std::string_view idp, std::str
     unsigned int len = 0;
     EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
     static constexpr char hex[] = "0123456789abcdef";
-    std::string out = "slo:";
+    std::string out(prefix);
     for (unsigned int i = 0; i < len; ++i) {
         out += hex[digest[i] >> 4];
         out += hex[digest[i] & 15];
     }
     return out;
+}
+
+std::string slo_index_key(std::string_view scope, std::string_view idp, std::string_view name_id,
+                          std::string_view session_index) {
+    return hashed_key("slo:", {scope, idp, name_id, session_index});
+}
+
+std::string slo_subject_key(std::string_view scope, std::string_view idp, std::string_view name_id) {
+    return hashed_key("sub:", {scope, idp, name_id});
+}
+
+LogoutStatus logout_status_for(LogoutOutcome outcome) noexcept {
+    switch (outcome) {
+        case LogoutOutcome::ended:
+            return {saml_status::kSuccess, {}};
+        case LogoutOutcome::no_session:
+            return {saml_status::kResponder, saml_status::kUnknownPrincipal};
+        case LogoutOutcome::refused:
+            break;
+    }
+    return {saml_status::kRequester, saml_status::kRequestDenied};
 }
 
 LogoutService::~LogoutService() {
@@ -270,6 +292,10 @@ Result<OutgoingLogout> LogoutService::build_request(const LogoutSubject& subject
     auto* nid = LASSO_SAML2_NAME_ID(lasso_saml2_name_id_new_with_string(const_cast<char*>(name_id.c_str())));
     if (!subject.name_id_format.empty())
         nid->Format = g_strndup(subject.name_id_format.data(), subject.name_id_format.size());
+    if (!subject.name_qualifier.empty())
+        nid->NameQualifier = g_strndup(subject.name_qualifier.data(), subject.name_qualifier.size());
+    if (!subject.sp_name_qualifier.empty())
+        nid->SPNameQualifier = g_strndup(subject.sp_name_qualifier.data(), subject.sp_name_qualifier.size());
     request->NameID = nid;
     if (!subject.session_index.empty())
         request->SessionIndex = g_strndup(subject.session_index.data(), subject.session_index.size());
@@ -381,8 +407,8 @@ std::optional<Error> LogoutService::verify_into(void* node_ptr, SloBinding bindi
     return std::nullopt;
 }
 
-std::optional<std::string> logout_message_issuer(SloBinding binding, std::string_view message, bool is_request,
-                                                 std::size_t max_bytes) {
+std::optional<UnverifiedLogout> peek_logout_message(SloBinding binding, std::string_view message, bool is_request,
+                                                    std::size_t max_bytes) {
     if (message.size() > max_bytes / 3 * 4 + 4096) return std::nullopt;
     if (binding == SloBinding::post) {
         auto xml = base64_decode_strict(message, max_bytes);
@@ -393,10 +419,28 @@ std::optional<std::string> logout_message_issuer(SloBinding binding, std::string
                                           : LASSO_NODE(lasso_samlp2_logout_response_new()));
     if (!node || lasso_node_init_from_message(node.get(), msg.c_str()) == LASSO_MESSAGE_FORMAT_ERROR)
         return std::nullopt;
-    LassoSaml2NameID* issuer = is_request ? LASSO_SAMLP2_REQUEST_ABSTRACT(node.get())->Issuer
-                                          : LASSO_SAMLP2_STATUS_RESPONSE(node.get())->Issuer;
+    UnverifiedLogout out;
+    LassoSaml2NameID* issuer;
+    if (is_request) {
+        auto* abstract = LASSO_SAMLP2_REQUEST_ABSTRACT(node.get());
+        issuer = abstract->Issuer;
+        out.id = str(abstract->ID);
+    } else {
+        auto* sr = LASSO_SAMLP2_STATUS_RESPONSE(node.get());
+        issuer = sr->Issuer;
+        out.id = str(sr->ID);
+        out.in_response_to = str(sr->InResponseTo);
+    }
     if (!issuer || !issuer->content) return std::nullopt;
-    return std::string(issuer->content);
+    out.issuer = issuer->content;
+    return out;
+}
+
+std::optional<std::string> logout_message_issuer(SloBinding binding, std::string_view message, bool is_request,
+                                                 std::size_t max_bytes) {
+    auto peeked = peek_logout_message(binding, message, is_request, max_bytes);
+    if (!peeked) return std::nullopt;
+    return std::move(peeked->issuer);
 }
 
 // Issuer, Destination, Version and IssueInstant, common to both directions.
@@ -450,6 +494,8 @@ Result<IncomingLogoutRequest> LogoutService::parse_request(SloBinding binding, s
     out.id = abstract->ID;
     out.name_id = request->NameID->content;
     out.name_id_format = str(request->NameID->Format);
+    out.name_qualifier = str(request->NameID->NameQualifier);
+    out.sp_name_qualifier = str(request->NameID->SPNameQualifier);
     out.relay_state = std::string(relay_state);
     out.expires = *parse_saml_time(abstract->IssueInstant) + kMaxMessageAge + 2 * clock_skew_;
     return out;

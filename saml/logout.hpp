@@ -45,7 +45,7 @@ struct OutgoingLogout {
 // What a verified LogoutRequest from the IdP asks for.
 struct IncomingLogoutRequest {
     std::string id;
-    std::string name_id, name_id_format;
+    std::string name_id, name_id_format, name_qualifier, sp_name_qualifier;
     std::string session_index;  // empty when the request names none
     std::string relay_state;
     std::int64_t expires = 0;  // until when its ID must stay in the replay cache
@@ -58,9 +58,45 @@ struct IncomingLogoutResponse {
     bool success = false;
 };
 
+// The session a LogoutRequest of ours ends: the NameID with its Format and qualifiers exactly
+// as the assertion had them (empty: the assertion had none; then none is sent), because IdPs
+// that match NameIDs strictly (SAML core 3.7.1) find their session by all four.
 struct LogoutSubject {
     std::string_view name_id, name_id_format, session_index;
+    std::string_view name_qualifier, sp_name_qualifier;
 };
+
+// SAML status codes (core 3.2.2.2) our LogoutResponses use.
+namespace saml_status {
+inline constexpr std::string_view kSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success";
+inline constexpr std::string_view kRequester = "urn:oasis:names:tc:SAML:2.0:status:Requester";
+inline constexpr std::string_view kResponder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+inline constexpr std::string_view kRequestDenied = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+inline constexpr std::string_view kUnknownPrincipal = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
+}  // namespace saml_status
+
+// What became of an IdP's LogoutRequest, and so what our LogoutResponse says.
+enum class LogoutOutcome {
+    ended,       // its sessions ended: Success
+    no_session,  // verified, but it names no session of ours: Responder / UnknownPrincipal
+    refused,     // not verified (unsigned, bad signature, stale, misdirected): Requester / RequestDenied;
+                 // nothing ended, and the IdP's logout chain can go on
+};
+struct LogoutStatus {
+    std::string_view status, second;  // second: empty for none
+};
+LogoutStatus logout_status_for(LogoutOutcome outcome) noexcept;
+
+// A logout message as it reads before any check: only to pick the IdP whose keys then verify
+// it and, when that fails, to answer (a refusal) or to finish our own logout without trusting
+// it. Nothing read here may decide anything else.
+struct UnverifiedLogout {
+    std::string issuer;
+    std::string id;              // the message ID (a LogoutRequest's, to answer it)
+    std::string in_response_to;  // a LogoutResponse's: which LogoutRequest of ours it answers
+};
+std::optional<UnverifiedLogout> peek_logout_message(SloBinding binding, std::string_view message, bool is_request,
+                                                    std::size_t max_bytes);
 
 // The SLO endpoint URL derived from the ACS URL: its last path segment replaced by "slo"
 // (https://sp.example/sso/acs -> https://sp.example/sso/slo).
@@ -70,6 +106,11 @@ std::string slo_url_for(std::string_view acs_url);
 // NameID and the SessionIndex, hashed (SHA-256, hex) so the key has a fixed size.
 std::string slo_index_key(std::string_view scope, std::string_view idp, std::string_view name_id,
                           std::string_view session_index);
+
+// The key of the set of every session of one NameID from one IdP in one server block (the
+// slo_subjects table), for a LogoutRequest that names no SessionIndex (SAML core 3.7.3.2):
+// hashed like slo_index_key, under its own prefix so the two never collide.
+std::string slo_subject_key(std::string_view scope, std::string_view idp, std::string_view name_id);
 
 // The Issuer an IdP's logout message names, read before any check, only to pick the IdP whose
 // keys then verify it (several IdPs); nullopt when the message cannot be read as one.
@@ -99,8 +140,7 @@ public:
     Result<OutgoingLogout> build_request(const LogoutSubject& subject, std::int64_t now);
 
     // A signed LogoutResponse to the IdP's request `in_response_to`; `status` is a SAML status
-    // URI (Success, or Responder when no session matched), `second_status` an optional
-    // second-level code.
+    // URI and `second_status` an optional second-level code (logout_status_for).
     Result<OutgoingLogout> build_response(std::string_view in_response_to, std::string_view status,
                                           std::string_view second_status, std::string_view relay_state,
                                           std::int64_t now);

@@ -494,6 +494,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     out.idp = issuer;
     out.name_id = std::move(name_id);
     out.name_id_format = str(subject->NameID->Format);
+    out.name_qualifier = str(subject->NameID->NameQualifier);
+    out.sp_name_qualifier = str(subject->NameID->SPNameQualifier);
     out.in_response_to = in_response_to;
     out.assertion_id = assertion->ID;
     out.not_on_or_after =

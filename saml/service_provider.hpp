@@ -57,6 +57,7 @@ struct AuthnRequestMessage {
 struct ValidatedAssertion {
     std::string idp;  // the IdP's entityID (Issuer)
     std::string name_id, name_id_format, session_index;
+    std::string name_qualifier, sp_name_qualifier;  // of the NameID, as given (empty: absent)
     std::string in_response_to;
     std::string assertion_id;
     std::int64_t not_on_or_after = 0;          // when the assertion (and its replay-cache entry) expires

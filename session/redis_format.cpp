@@ -32,6 +32,8 @@ std::string table_name(Table t) {
             return "credentials";
         case Table::slo_index:
             return "slo_index";
+        case Table::slo_subjects:
+            return "slo_subjects";
     }
     return "table" + std::to_string(static_cast<unsigned>(t));
 }

@@ -131,8 +131,9 @@ std::size_t encoded_size(const SessionRecord& r) noexcept {
     // Each term is bounded by container sizes, which cannot overflow size_t
     // in any realistic sense; the caps are applied afterwards.
     std::size_t n = kHeaderBytes;
-    for (const std::string* s : {&r.scope, &r.user, &r.email, &r.display_name, &r.auth_method, &r.idp, &r.name_id,
-                                 &r.name_id_format, &r.session_index, &r.source}) {
+    for (const std::string* s :
+         {&r.scope, &r.user, &r.email, &r.display_name, &r.auth_method, &r.idp, &r.name_id, &r.name_id_format,
+          &r.session_index, &r.source, &r.name_qualifier, &r.sp_name_qualifier}) {
         n += kStrOverhead + s->size();
     }
     n += 2;
@@ -197,6 +198,8 @@ std::string encode_session(const SessionRecord& r) noexcept {
         w.str(r.name_id_format);
         w.str(r.session_index);
         w.str(r.source);
+        w.str(r.name_qualifier);
+        w.str(r.sp_name_qualifier);
         w.i64(r.created);
         w.i64(r.last_seen);
         w.i64(r.expires);
@@ -259,7 +262,9 @@ std::optional<SessionView> view_session(std::string_view bytes) noexcept {
     v.attributes = bytes.substr(attributes_start, bytes.size() - in.remaining() - attributes_start);
     if (!view_str(in, v.auth_method) || !view_str(in, v.idp) || !view_str(in, v.name_id) ||
         !view_str(in, v.name_id_format) || !view_str(in, v.session_index) ||
-        (version >= 2 && !view_str(in, v.source)) || !in.i64(v.created) || !in.i64(v.last_seen) || !in.i64(v.expires))
+        (version >= 2 && !view_str(in, v.source)) ||
+        (version >= 3 && (!view_str(in, v.name_qualifier) || !view_str(in, v.sp_name_qualifier))) ||
+        !in.i64(v.created) || !in.i64(v.last_seen) || !in.i64(v.expires))
         return std::nullopt;
     if (!in.done()) return std::nullopt;  // trailing bytes: not something we wrote
     return v;
@@ -295,6 +300,8 @@ std::optional<SessionRecord> decode_session(std::string_view bytes) noexcept {
         r.name_id_format = v->name_id_format;
         r.session_index = v->session_index;
         r.source = v->source;
+        r.name_qualifier = v->name_qualifier;
+        r.sp_name_qualifier = v->sp_name_qualifier;
         r.created = v->created;
         r.last_seen = v->last_seen;
         r.expires = v->expires;

@@ -6,14 +6,15 @@
 // the exact format is refused.
 //
 // Wire format (all integers big-endian):
-//   magic "SSOR" (4 bytes), version (1 byte: 2 is written; 1, without `source`, is still read so
-//   that sessions kept in Redis or shared memory outlive an upgrade)
+//   magic "SSOR" (4 bytes), version (1 byte: 3 is written; 1, without `source`, and 2, without
+//   the NameID qualifiers, are still read so that sessions kept in Redis or shared memory
+//   outlive an upgrade)
 //   str scope, str user, str email, str display_name
 //   u16 group_count, group_count * str
 //   u16 attribute_count, attribute_count * (str name, u16 value_count, value_count * str)
 //   str auth_method, str idp, str name_id, str name_id_format, str session_index
 //   str source (version 2 on)
-//   str source (version 2 on)
+//   str name_qualifier, str sp_name_qualifier (version 3 on)
 //   i64 created, i64 last_seen, i64 expires
 //   (end of input: trailing bytes are refused)
 // where str = u32 byte length followed by the bytes.
@@ -43,13 +44,16 @@ struct SessionRecord {
     std::string auth_method;            // "saml"
     std::string idp;                    // IdP entityID
     std::string name_id, name_id_format, session_index;  // for logout
+    // The NameID's NameQualifier and SPNameQualifier exactly as the assertion had them (empty:
+    // absent): our LogoutRequest names the NameID with them (SAML core 3.7.1).
+    std::string name_qualifier, sp_name_qualifier;
     std::string source;  // the identity source (sso_sources) whose attributes these are; empty: none named
     std::int64_t created = 0, last_seen = 0, expires = 0;  // unix seconds; expires = absolute lifetime end
 
     friend bool operator==(const SessionRecord&, const SessionRecord&) = default;
 };
 
-constexpr std::uint8_t kSessionFormatVersion = 2;
+constexpr std::uint8_t kSessionFormatVersion = 3;
 constexpr std::uint8_t kOldestSessionFormatVersion = 1;
 constexpr std::size_t kMaxSessionBytes = 64 * 1024;  // whole encoding
 constexpr std::size_t kMaxSessionGroups = 256;
@@ -87,6 +91,7 @@ struct SessionView {
     std::string_view attributes;  // validated: u16 count, then name + StringList each
     std::size_t attribute_count = 0;
     std::string_view auth_method, idp, name_id, name_id_format, session_index, source;
+    std::string_view name_qualifier, sp_name_qualifier;
     std::int64_t created = 0, last_seen = 0, expires = 0;
 
     // The values of the attribute with exactly this name, or nullopt.

@@ -15,8 +15,10 @@ enum class Table : std::uint8_t {
     seen_assertions = 2,   // replay cache: never evicted before its expiry, whatever the pressure
     credentials = 3,       // recent LDAP Basic checks, keyed by a keyed hash; the first to go
     slo_index = 4,         // SAML sessions by (scope, IdP, NameID, SessionIndex) for IdP-initiated logout; evictable
+    slo_subjects = 5,      // sets of the SAML sessions of one (scope, IdP, NameID), for a LogoutRequest without
+                           // SessionIndex; evictable; written only by add_member, read only by take_members
 };
-inline constexpr int kTableCount = 5;
+inline constexpr int kTableCount = 6;
 
 enum class StoreStatus {
     ok,           // done; for get/take, value holds the stored bytes
@@ -51,6 +53,15 @@ public:
     // Atomically fetch and delete: a pending request can be answered only once.
     virtual void take(Table table, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept = 0;
     virtual void remove(Table table, std::string_view key, StoreCallback cb, void* ctx) noexcept = 0;
+
+    // Sets (session/member_set.hpp): atomically add `member` to the set at `key` until
+    // life.expires (each member expires on its own; the set goes with its last member).
+    virtual void add_member(Table table, std::string_view key, std::string_view member, Lifetime life, std::int64_t now,
+                            StoreCallback cb, void* ctx) noexcept = 0;
+    // Atomically fetch and delete a set: value holds its live members, each followed by '\n'
+    // (not_found when there is no set).
+    virtual void take_members(Table table, std::string_view key, std::int64_t now, StoreCallback cb,
+                              void* ctx) noexcept = 0;
 };
 
 }  // namespace sso

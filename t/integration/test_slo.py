@@ -1,16 +1,22 @@
 """SAML Single Logout with the mock IdP (python3-lasso): SP-initiated over HTTP-Redirect and
-HTTP-POST, IdP-initiated over both, and every refusal (unsigned, rogue signature, unknown
-session, unknown InResponseTo, replay) with a 4xx, no session change and one sso log line."""
+HTTP-POST, IdP-initiated over both (with a SessionIndex, or without: every session of the
+NameID), and every refusal (unsigned, rogue signature, unknown session, unknown InResponseTo,
+replay) with a 4xx, no session change and one sso log line; an unverifiable LogoutRequest is
+still answered (signed, Requester/RequestDenied) and an unverifiable LogoutResponse still ends
+at the signed-out page with the way on."""
 import base64
 import html
 import re
 import unittest
 import urllib.parse
 
-from t.integration.harness import BROWSER, StackTest, request, session_cookie
+from t.integration.harness import BROWSER, Stack, StackTest, request, session_cookie, wait_until
+from t.integration.redis_server import RedisServer
 
 JSON = {"Accept": "application/json"}
 USERS_NAMEID = {"alice": "alice@example.org", "bob": "bob@example.org"}
+EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+STATUS = "urn:oasis:names:tc:SAML:2.0:status:"
 
 
 def form_fields(page):
@@ -22,10 +28,10 @@ def form_fields(page):
 
 
 class SloMixin:
-    def sign_in(self, user):
+    def sign_in(self, user, **knobs):
         """A login; returns (cookie, SessionIndex the IdP put in the assertion)."""
         s = self.stack
-        answer = s.idp_response(s.start_login("/app/"), user)
+        answer = s.idp_response(s.start_login("/app/"), user, **knobs)
         xml = base64.b64decode(answer["SAMLResponse"]).decode()
         session_index = re.search(r'SessionIndex="([^"]+)"', xml).group(1)
         r = s.post_acs(answer["SAMLResponse"], answer["RelayState"])
@@ -78,6 +84,31 @@ class SloMixin:
                 fields["RelayState"] = message["RelayState"]
             return self.sp_post(message["url"], fields)
         return self.sp_get(message["url"])
+
+    def carried_answer(self, page):
+        """Delivers the LogoutResponse a page carries on to the IdP (meta refresh or form) and
+        returns the IdP's log entry of it."""
+        s = self.stack
+        refresh = re.search(r'url=([^"]+)"', page.text())
+        if refresh:
+            target = html.unescape(refresh.group(1))
+            self.assertTrue(target.startswith(s.idp_base + "/slo?SAMLResponse="), target)
+            self.assertEqual(self.idp_get(target).status, 200)
+        else:
+            action, fields = form_fields(page.text())
+            self.assertEqual(action, s.idp_base + "/slo")
+            self.assertEqual(self.idp_post(action, fields).status, 200)
+        entry = self.slo_log()[-1]
+        self.assertEqual(entry["kind"], "response")
+        return entry
+
+    def assert_request_denied(self, entry, message):
+        """The IdP got our signed LogoutResponse to `message` saying it was refused."""
+        self.assertTrue(entry["signed"], entry)
+        # lasso reports the refusal as an error; it would name the signature first if that failed
+        self.assertNotIn("signature", (entry["error"] or "").lower(), entry)
+        self.assertEqual(entry["in_response_to"], message["ID"])
+        self.assertEqual((entry["status"], entry["second_status"]), (STATUS + "Requester", STATUS + "RequestDenied"))
 
     def assert_cleared_cookie(self, response):
         self.assertTrue(any(v.startswith("sso_session=;") and "Max-Age=0" in v for v in response.all("Set-Cookie")),
@@ -198,12 +229,18 @@ class RedirectSloTest(SloMixin, StackTest):
         self.assertEqual(self.slo_log()[-1]["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
 
     def refused_logout_request(self, status, reason, **knobs):
+        """An unverifiable LogoutRequest: refused, the session stays, and the refusal page still
+        carries a signed Requester/RequestDenied LogoutResponse on to the IdP."""
         s = self.stack
         alice, _ = self.sign_in("alice")
-        message = self.initiate("alice", **knobs)
+        message = self.initiate("alice", relay_state="rs-denied", **knobs)
         mark = s.mark()
-        self.assertRefused(self.deliver(message), status, reason, mark)
+        r = self.deliver(message)
+        self.assertRefused(r, status, reason + "; answered " + STATUS + "RequestDenied, no session ended", mark)
         self.assertTrue(self.signed_in(alice), "a refused LogoutRequest must not end the session")
+        self.assertIn("RelayState=rs-denied", html.unescape(r.text()))
+        self.assert_request_denied(self.carried_answer(r), message)
+        self.assertTrue(self.signed_in(alice))
 
     def test_unsigned_logout_request_is_refused(self):
         self.refused_logout_request(403, "LogoutRequest refused: message is not signed", sign="none")
@@ -212,11 +249,66 @@ class RedirectSloTest(SloMixin, StackTest):
         self.refused_logout_request(403, "LogoutRequest refused: message is not signed", sign="none", binding="post")
 
     def test_rogue_signature_is_refused(self):
-        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify", key="rogue")
+        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify with the IdP metadata "
+                                         "certificate", key="rogue")
 
     def test_rogue_post_signature_is_refused(self):
-        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify", key="rogue",
-                                    binding="post")
+        self.refused_logout_request(403, "LogoutRequest refused: signature does not verify with the IdP metadata "
+                                         "certificate", key="rogue", binding="post")
+
+    def test_unsigned_logout_response_still_ends_at_the_signed_out_page_with_the_way_on(self):
+        s = self.stack
+        cookie, _ = self.sign_in("alice")
+        r = s.get("/sso/logout?return_to=%2Fpublic%2Fbye", cookie=cookie)
+        self.assertEqual(r.status, 302, r.text())
+        answer = self.idp_get(r.header("Location"), sign="none")
+        back = answer.header("Location")
+        self.assertTrue(back.startswith(s.base + "/sso/slo?SAMLResponse="), back)
+        self.assertNotIn("Signature=", back)
+        mark = s.mark()
+        done = self.sp_get(back)
+        self.assertEqual(done.status, 200, done.text())
+        self.assertIsNone(session_cookie(done))
+        page = html.unescape(done.text())
+        self.assertIn("signed out here; the identity provider's answer could not be verified", page)
+        self.assertIn('<a href="/public/bye">', page)
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"single logout finished without the IdP's word: its LogoutResponse to _\S+ was "
+                                   r"not accepted \(message is not signed\); the local session had already ended")
+        self.assertFalse(self.signed_in(cookie))
+        # its LogoutRequest is answered now: the same message again names nothing pending
+        mark = s.mark()
+        self.assertRefused(self.sp_get(back), 403, "LogoutResponse refused: message is not signed; and its "
+                                                   "InResponseTo _\\S+ names no LogoutRequest", mark)
+
+    def test_unsigned_logout_response_without_return_to_shows_the_signed_out_page(self):
+        s = self.stack
+        cookie, _ = self.sign_in("bob")
+        r = s.get("/sso/logout", cookie=cookie)
+        done = self.sp_get(self.idp_get(r.header("Location"), sign="none").header("Location"))
+        self.assertEqual(done.status, 200, done.text())
+        self.assertIn("could not be verified", html.unescape(done.text()))
+        self.assertNotIn("<a href", done.text())
+
+    def test_our_logout_request_names_the_nameid_exactly_as_the_assertion_had_it(self):
+        s = self.stack
+        cookie, session_index = self.sign_in("alice", nameid_qualifier="https://idp.example/qualifier",
+                                             sp_nameid_qualifier="https://sp.example/affiliation")
+        r = s.get("/sso/logout", cookie=cookie)
+        self.assertEqual(self.idp_get(r.header("Location")).status, 302)
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["signed"]), ("request", True))
+        self.assertEqual((entry["name_id"], entry["name_id_format"], entry["name_qualifier"],
+                          entry["sp_name_qualifier"], entry["session_index"]),
+                         (USERS_NAMEID["alice"], EMAIL_FORMAT, "https://idp.example/qualifier",
+                          "https://sp.example/affiliation", session_index))
+        # and none made up when the assertion had none
+        cookie, _ = self.sign_in("bob")
+        self.idp_get(s.get("/sso/logout", cookie=cookie).header("Location"))
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["name_id"], entry["name_qualifier"], entry["sp_name_qualifier"]),
+                         (USERS_NAMEID["bob"], None, None))
 
     def test_unknown_session_is_refused_and_the_idp_still_answered(self):
         s = self.stack
@@ -233,6 +325,33 @@ class RedirectSloTest(SloMixin, StackTest):
         entry = self.slo_log()[-1]
         self.assertEqual((entry["kind"], entry["signed"]), ("response", True))
         self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Responder")
+
+    def test_logout_request_without_session_index_ends_every_session_of_the_nameid(self):
+        s = self.stack
+        first, _ = self.sign_in("alice")
+        second, _ = self.sign_in("alice")
+        bob, _ = self.sign_in("bob")
+        message = self.initiate("alice", no_session_index="1")
+        mark = s.mark()
+        r = self.deliver(message)
+        self.assertEqual(r.status, 302, r.text())
+        self.assert_cleared_cookie(r)
+        lines = s.sso_lines_since(mark)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], '2 session\\(s\\) of NameID "alice@example.org" ended by the IdP\'s LogoutRequest '
+                                   '_\\S+ \\(no SessionIndex')
+        self.assertFalse(self.signed_in(first))
+        self.assertFalse(self.signed_in(second))
+        self.assertTrue(self.signed_in(bob), "another user's session must stay")
+        self.assertEqual(self.idp_get(r.header("Location")).status, 200)
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["kind"], entry["signed"], entry["error"]), ("response", True, None))
+        self.assertEqual((entry["in_response_to"], entry["status"]), (message["ID"], STATUS + "Success"))
+        # nothing of alice's is left to end now
+        third = self.initiate("alice", no_session_index="1")
+        mark = s.mark()
+        self.assertRefused(self.deliver(third), 404, "names no session of this SP", mark)
+        self.assertTrue(self.signed_in(bob))
 
     def test_replayed_logout_request_is_refused(self):
         s = self.stack
@@ -290,6 +409,65 @@ class PostSloTest(SloMixin, StackTest):
         self.assertEqual((entry["kind"], entry["binding"], entry["signed"], entry["error"]),
                          ("response", "post", True, None))
         self.assertEqual(entry["status"], "urn:oasis:names:tc:SAML:2.0:status:Success")
+
+
+    def test_unsigned_logout_request_is_answered_request_denied_over_post(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        message = self.initiate("alice", binding="post", sign="none")
+        mark = s.mark()
+        r = self.deliver(message)
+        self.assertRefused(r, 403, "LogoutRequest refused: message is not signed; answered " + STATUS +
+                           "RequestDenied, no session ended", mark)
+        self.assertIn("document.forms[0].submit()", r.text())
+        self.assert_request_denied(self.carried_answer(r), message)
+        self.assertEqual(self.slo_log()[-1]["binding"], "post")
+        self.assertTrue(self.signed_in(alice))
+
+
+class RedisSloTest(SloMixin, StackTest):
+    """The same index and sets in Redis (sorted sets changed by Lua scripts)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer()
+        try:
+            cls.stack = Stack(idp_slo="redirect", http_extra="sso_redis 127.0.0.1:%d;" % cls.redis.port)
+        except BaseException:
+            cls.redis.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.stack.stop()
+        finally:
+            cls.redis.cleanup()
+
+    def test_logout_request_without_session_index_ends_every_session_of_the_nameid(self):
+        s = self.stack
+        first, _ = self.sign_in("alice")
+        second, _ = self.sign_in("alice")
+        bob, _ = self.sign_in("bob")
+        # the sets are written after the sign-in's answer, not waited on: poll
+        def members():
+            return sorted(self.redis.command("ZCARD", k) for k in self.redis.keys("sso:slo_subjects:*"))
+        wait_until(lambda: members() == [1, 2], "one set per NameID: alice's two sessions, bob's one")
+        r = self.deliver(self.initiate("alice", no_session_index="1"))
+        self.assertEqual(r.status, 302, r.text())
+        self.assertFalse(self.signed_in(first))
+        self.assertFalse(self.signed_in(second))
+        self.assertTrue(self.signed_in(bob))
+        self.assertEqual(len(self.redis.keys("sso:slo_subjects:*")), 1)
+        self.assertEqual(self.idp_get(r.header("Location")).status, 200)
+        self.assertEqual(self.slo_log()[-1]["status"], STATUS + "Success")
+
+    def test_our_logout_request_keeps_the_qualifiers_through_redis(self):
+        s = self.stack
+        cookie, _ = self.sign_in("alice", nameid_qualifier="q-idp", sp_nameid_qualifier="q-sp")
+        self.idp_get(s.get("/sso/logout", cookie=cookie).header("Location"))
+        entry = self.slo_log()[-1]
+        self.assertEqual((entry["name_qualifier"], entry["sp_name_qualifier"]), ("q-idp", "q-sp"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ class StatusTest(StackTest):
         self.assertEqual((z["sessions"]["name"], z["sessions"]["size"]), ("sessions", 1024 * 1024))
         self.assertEqual((z["replay"]["name"], z["replay"]["size"]), ("seen", 512 * 1024))
         self.assertEqual(set(z["sessions"]["entries"]), {"sessions", "pending_requests", "cached_credentials",
-                                                     "slo_index"})
+                                                     "slo_index", "slo_subjects"})
         self.assertEqual(set(z["replay"]["entries"]), {"seen_assertions"})
         for zone in z.values():
             self.assertGreater(zone["used_bytes"], 0)

@@ -29,9 +29,17 @@ Endpoints:
                    and RelayState to the ACS, or with format=json
                    {"acs", "SAMLResponse", "RelayState"}.
   GET  /slo        HTTP-Redirect LogoutRequest: answers Success, redirecting
-                   the LogoutResponse to the SP's SingleLogoutService.
+                   the LogoutResponse to the SP's SingleLogoutService, when
+                   its NameID is exactly the one of the user's latest assertion
+                   (value, Format, NameQualifier, SPNameQualifier: SAML core
+                   3.7.1);
+                   otherwise Responder/UnknownPrincipal.  Knob unsigned=1:
+                   the LogoutResponse is not signed (as some IdPs do).
 
-Knob (query parameter of /sso):
+Knobs (query parameters of /sso):
+  qualified=1      the NameID carries NameQualifier (this IdP) and
+                   SPNameQualifier (the SP), as pysaml2's persistent
+                   NameIDs do
   encrypt=aes128-cbc|aes256-cbc|aes128-gcm|aes256-gcm|pysaml2-default
                    encrypt the assertion (create_authn_response with
                    encrypt_assertion=True) to the SP metadata's encryption
@@ -68,6 +76,7 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import saml2.samlp
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.attribute_converter import AttributeConverter
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
@@ -184,6 +193,13 @@ def users_converter(users):
     return converter
 
 
+def name_id_key(name_id):
+    """What a strict IdP compares to find the session a LogoutRequest names."""
+    if name_id is None:
+        return None
+    return (name_id.text, name_id.format, name_id.name_qualifier, name_id.sp_name_qualifier)
+
+
 def identity(user):
     """pysaml2's 'ava': local attribute name -> list of values."""
     return {a.get("friendly_name") or a["name"]: list(a["values"])
@@ -217,6 +233,8 @@ class Pysaml2IdP:
         self.users = load_users(args.users)
         self._server = None
         self.lock = threading.Lock()
+        # the NameID of each user's latest assertion: (text, format, qualifier, SP qualifier)
+        self.issued = {}
 
     def server(self):
         """saml2.server.Server, created once the SP metadata is known."""
@@ -242,7 +260,7 @@ class Pysaml2IdP:
             raise HttpError(400, f"unknown user {name!r}")
         return self.users[name]
 
-    def sso(self, binding, fields, raw_query, user_name, encrypt=None):
+    def sso(self, binding, fields, raw_query, user_name, encrypt=None, qualified=False):
         """fields: the SAMLRequest/RelayState/SigAlg/Signature strings;
         raw_query: the query string as received (for diagnostics);
         encrypt: a key of ENCRYPTIONS, or None for a plaintext assertion.
@@ -255,9 +273,14 @@ class Pysaml2IdP:
             server.encryption = ENCRYPTIONS.get(encrypt)
             request = self.parse_request(server, binding, fields, raw_query)
             args = server.response_args(request.message, [BINDING_HTTP_POST])
+            name_id = NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["nameid"])
+            if qualified:
+                name_id.name_qualifier = self.args.entity_id
+                name_id.sp_name_qualifier = args["sp_entity_id"]
+            self.issued[name_id.text] = name_id_key(name_id)
             response = server.create_authn_response(
                 identity(user),
-                name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["nameid"]),
+                name_id=name_id,
                 authn={"class_ref": PASSWORDPROTECTEDTRANSPORT,
                        "authn_auth": self.args.entity_id},
                 sign_assertion=True,
@@ -298,9 +321,9 @@ class Pysaml2IdP:
                                  "urllib.parse.urlencode, and the SP's encoding differs")
         raise HttpError(400, "the request signature does not verify")
 
-    def slo(self, fields, raw_query):
-        """Answer a redirect LogoutRequest with Success; returns the URL of
-        the LogoutResponse."""
+    def slo(self, fields, raw_query, unsigned=False):
+        """Answer a redirect LogoutRequest with Success (UnknownPrincipal for a
+        NameID not issued exactly so); returns the URL of the LogoutResponse."""
         with self.lock:
             server = self.server()
             try:
@@ -311,13 +334,20 @@ class Pysaml2IdP:
             if "Signature" in fields:
                 self.verify_redirect(server, request.message.issuer.text, fields,
                                      raw_query)
+            status = None
+            name_id = request.message.name_id
+            if name_id is None or self.issued.get(name_id.text) != name_id_key(name_id):
+                status = saml2.samlp.Status(status_code=saml2.samlp.StatusCode(
+                    value=saml2.samlp.STATUS_RESPONDER,
+                    status_code=saml2.samlp.StatusCode(value=saml2.samlp.STATUS_UNKNOWN_PRINCIPAL)))
             response = server.create_logout_response(
-                request.message, [BINDING_HTTP_REDIRECT], status=None, sign=False)
+                request.message, [BINDING_HTTP_REDIRECT], status=status, sign=False)
             destination = server.response_args(
                 request.message, [BINDING_HTTP_REDIRECT])["destination"]
             http_args = server.apply_binding(
                 BINDING_HTTP_REDIRECT, str(response), destination,
-                fields.get("RelayState"), response=True, sign=True, sigalg=SIG_RSA_SHA256)
+                fields.get("RelayState"), response=True, sign=not unsigned,
+                sigalg=None if unsigned else SIG_RSA_SHA256)
             return dict(http_args["headers"])["Location"]
 
 
@@ -384,7 +414,8 @@ class Handler(BaseHTTPRequestHandler):
         fields = {k: params[k] for k in ("SAMLRequest", "RelayState", "SigAlg", "Signature")
                   if k in params}
         raw_query = urllib.parse.urlsplit(self.path).query
-        acs, response = self.idp.sso(binding, fields, raw_query, params.get("user"), params.get("encrypt"))
+        acs, response = self.idp.sso(binding, fields, raw_query, params.get("user"), params.get("encrypt"),
+                                     params.get("qualified") == "1")
         relay_state = params.get("RelayState")
         if params.get("format") == "json":
             self._send(200, "application/json", json.dumps(
@@ -398,7 +429,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, "missing SAMLRequest")
         fields = {k: params[k] for k in ("SAMLRequest", "RelayState", "SigAlg", "Signature")
                   if k in params}
-        location = self.idp.slo(fields, urllib.parse.urlsplit(self.path).query)
+        location = self.idp.slo(fields, urllib.parse.urlsplit(self.path).query, params.get("unsigned") == "1")
         self._send(302, "text/plain; charset=utf-8", location + "\n",
                    headers=[("Location", location)])
 

@@ -34,8 +34,8 @@ Endpoints:
   GET  /unsolicited   user=NAME[&relay_state=...][&format=json]: IdP-initiated
                       Response (no InResponseTo).
   GET  /slo           HTTP-Redirect LogoutRequest from the SP: answers Success
-                      (knobs status=URI, in_response_to=ID) with a LogoutResponse
-                      redirected to the SP's SLO endpoint.  A LogoutResponse (the
+                      (knobs status=URI, in_response_to=ID, sign=none) with a
+                      LogoutResponse redirected to the SP's SLO endpoint.  A LogoutResponse (the
                       SP's answer to /initiate-logout) is verified and logged.
   POST /slo           the same for HTTP-POST (answer: auto-submitting form, or
                       with format=json {"url", "SAMLResponse", "RelayState"}).
@@ -44,7 +44,8 @@ Endpoints:
   GET  /initiate-logout  user=NAME: an IdP-initiated LogoutRequest for the user's
                       last session at the SP, as JSON {"url", "SAMLRequest",
                       "RelayState", "ID"}; knobs binding=redirect|post, sign=none,
-                      key=rogue, session_index=STR, nameid=STR, relay_state=STR.
+                      key=rogue, session_index=STR, no_session_index=1, nameid=STR,
+                      relay_state=STR.
   Metadata publishes SingleLogoutService only with --slo redirect[,post].
 
 An AuthnRequest that carries a signature must verify against the SP metadata
@@ -67,6 +68,8 @@ Knobs (query parameters of /sso and /unsolicited; see apply_knobs()):
   no_conditions=1  no_authn_statement=1  no_subject_confirmation=1
   confirmation_method=URI  (default urn:oasis:names:tc:SAML:2.0:cm:bearer)
   nameid=STR  nameid_format=URI
+  nameid_qualifier=STR  sp_nameid_qualifier=STR   the NameID's NameQualifier
+                           and SPNameQualifier (default: none)
   assertion_id=STR         force the Assertion ID (replay tests)
   version=STR  assertion_version=STR   the Version of the Response / the
                            Assertion (default 2.0)
@@ -148,7 +151,8 @@ SIGN_CHOICES = ("both", "assertion", "response", "none")
 STRING_KNOBS = ("audience", "recipient", "destination", "issuer",
                 "response_issuer", "in_response_to", "status",
                 "confirmation_method", "nameid", "nameid_format",
-                "assertion_id", "version", "assertion_version")
+                "assertion_id", "version", "assertion_version",
+                "nameid_qualifier", "sp_nameid_qualifier")
 TIME_KNOBS = {"not_before": -60, "not_on_or_after": 300,
               "scd_not_on_or_after": 300}
 FLAG_KNOBS = ("no_conditions", "no_authn_statement",
@@ -388,6 +392,10 @@ def apply_knobs(login, knobs):
         assertion.subject.nameID = name_id(
             current.content if s["nameid"] is None else s["nameid"],
             s["nameid_format"] or current.format)
+    if s["nameid_qualifier"] is not None:
+        assertion.subject.nameID.nameQualifier = s["nameid_qualifier"] or None
+    if s["sp_nameid_qualifier"] is not None:
+        assertion.subject.nameID.spNameQualifier = s["sp_nameid_qualifier"] or None
 
     conditions = assertion.conditions
     conditions.notBefore = saml_time(knobs.times["not_before"])
@@ -663,6 +671,9 @@ class MockIdP:
                     "in_response_to": response.inResponseTo if response else None,
                     "status": (response.status.statusCode.value
                                if response and response.status else None),
+                    "second_status": (response.status.statusCode.statusCode.value
+                                      if response and response.status
+                                      and response.status.statusCode.statusCode else None),
                     "destination": response.destination if response else None,
                 })
                 return None, None, None
@@ -675,6 +686,8 @@ class MockIdP:
                 "kind": "request", "binding": binding, "signed": signed,
                 "id": request.iD, "name_id": request.nameId.content,
                 "name_id_format": request.nameId.format,
+                "name_qualifier": request.nameId.nameQualifier,
+                "sp_name_qualifier": request.nameId.spNameQualifier,
                 "session_index": request.sessionIndex,
                 "destination": request.destination,
                 "issuer": request.issuer.content if request.issuer else None,
@@ -687,12 +700,20 @@ class MockIdP:
             logout.response.status.statusCode.statusCode = None
             if one("in_response_to") is not None:
                 logout.response.inResponseTo = one("in_response_to")
+            if one("sign") == "none":
+                logout.setSignatureHint(lasso.PROFILE_SIGNATURE_HINT_FORBID)
             logout.buildResponseMsg()
-            return logout.msgUrl, logout.msgBody, logout.msgRelayState
+            url = logout.msgUrl
+            if one("sign") == "none" and url and "?" in url:
+                # lasso signs the redirect query whatever the hint: the parameters go
+                base, query = url.split("?", 1)
+                url = base + "?" + "&".join(p for p in query.split("&")
+                                            if not p.startswith(("SigAlg=", "Signature=")))
+            return url, logout.msgBody, logout.msgRelayState
 
     def initiate_logout(self, params):
         """An IdP-initiated LogoutRequest for the session of user=NAME; knobs: binding=redirect|post,
-        sign=none, key=rogue, session_index=STR, nameid=STR, relay_state=STR.  Returns
+        sign=none, key=rogue, session_index=STR, no_session_index=1, nameid=STR, relay_state=STR.  Returns
         {"url", "SAMLRequest" (POST), "RelayState", "ID"}."""
         def one(name, default=None):
             values = params.get(name)
@@ -717,6 +738,9 @@ class MockIdP:
                 raise HttpError(400, f"cannot build a LogoutRequest: {e}")
             if one("session_index") is not None:
                 logout.request.sessionIndex = one("session_index")
+            if one("no_session_index", "0") not in ("", "0"):
+                logout.request.sessionIndexes = ()
+                logout.request.sessionIndex = None
             if one("nameid") is not None:
                 logout.request.nameId = name_id(one("nameid"), logout.request.nameId.format)
             if one("relay_state") is not None:

@@ -144,6 +144,30 @@ TEST(SloIndexKey, NamesEveryFieldUnambiguously) {
     EXPECT_NE(slo_index_key("s", "ab", "c", ""), slo_index_key("s", "a", "bc", ""));
 }
 
+TEST(SloSubjectKey, OneKeyPerNameIdOfAnIdPAndNeverAnIndexKey) {
+    const std::string k = slo_subject_key("scope", "idp", "alice");
+    EXPECT_EQ(k, slo_subject_key("scope", "idp", "alice"));
+    EXPECT_EQ(k.rfind("sub:", 0), 0u);
+    EXPECT_EQ(k.size(), 4u + 64u);
+    EXPECT_NE(k, slo_subject_key("scope", "idp", "bob"));
+    EXPECT_NE(k, slo_subject_key("scope", "other-idp", "alice"));
+    EXPECT_NE(k, slo_subject_key("other", "idp", "alice"));
+    EXPECT_NE(slo_subject_key("s", "ab", "c"), slo_subject_key("s", "a", "bc"));
+    EXPECT_NE(k.substr(4), slo_index_key("scope", "idp", "alice", "").substr(4));
+}
+
+TEST(LogoutStatusFor, SuccessUnknownPrincipalOrRequestDenied) {
+    auto is = [](LogoutOutcome o, std::string_view status, std::string_view second) {
+        const LogoutStatus s = logout_status_for(o);
+        return s.status == status && s.second == second;
+    };
+    EXPECT_TRUE(is(LogoutOutcome::ended, "urn:oasis:names:tc:SAML:2.0:status:Success", ""));
+    EXPECT_TRUE(is(LogoutOutcome::no_session, "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                   "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"));
+    EXPECT_TRUE(is(LogoutOutcome::refused, "urn:oasis:names:tc:SAML:2.0:status:Requester",
+                   "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"));
+}
+
 TEST_F(LogoutTest, SpMetadataPublishesSloForBothBindings) {
     auto provider = sp();
     ASSERT_TRUE(provider);
@@ -161,16 +185,17 @@ TEST_F(LogoutTest, NoSloWithoutTheIdPsEndpoint) {
     auto provider = sp(nullptr);
     ASSERT_TRUE(provider);
     EXPECT_FALSE(provider->logout(testing::kIdpEntityId)->idp_has_slo());
-    EXPECT_FALSE(provider->logout(testing::kIdpEntityId)->build_request({"alice", "", "_s1"}, std::time(nullptr)));
+    EXPECT_FALSE(
+        provider->logout(testing::kIdpEntityId)->build_request({"alice", "", "_s1", "", ""}, std::time(nullptr)));
 }
 
 TEST_F(LogoutTest, OurLogoutRequestVerifiesAtTheIdP) {
     auto provider = sp();
     ASSERT_TRUE(provider);
-    auto message =
-        provider->logout(testing::kIdpEntityId)
-            ->build_request({"alice@example.org", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "_s1"},
-                            std::time(nullptr));
+    auto message = provider->logout(testing::kIdpEntityId)
+                       ->build_request({"alice@example.org", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                                        "_s1", "", ""},
+                                       std::time(nullptr));
     ASSERT_TRUE(message) << message.error().reason;
     EXPECT_EQ(message->binding, SloBinding::redirect);
     EXPECT_EQ(message->url.rfind("https://idp.example/slo?SAMLRequest=", 0), 0u);
@@ -182,16 +207,55 @@ TEST_F(LogoutTest, OurLogoutRequestVerifiesAtTheIdP) {
     auto* request = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(logout.get())->request);
     EXPECT_STREQ(request->NameID->content, "alice@example.org");
     EXPECT_STREQ(request->NameID->Format, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
+    // the assertion had no qualifiers, so none are made up
+    EXPECT_EQ(request->NameID->NameQualifier, nullptr);
+    EXPECT_EQ(request->NameID->SPNameQualifier, nullptr);
     EXPECT_STREQ(request->SessionIndex, "_s1");
     EXPECT_STREQ(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID, message->id.c_str());
     EXPECT_STREQ(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->Destination, "https://idp.example/slo");
 }
 
+// SAML core 3.7.1: the IdP matches the NameID by value, Format, NameQualifier and
+// SPNameQualifier; ours repeats them exactly as the assertion had them.
+TEST_F(LogoutTest, OurLogoutRequestNamesTheNameIdWithItsQualifiers) {
+    auto provider = sp();
+    ASSERT_TRUE(provider);
+    auto message = provider->logout(testing::kIdpEntityId)
+                       ->build_request({"AAdzZWNyZXQx", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", "_s1",
+                                        "https://idp.example/qualifier", "https://sp.example/affiliation"},
+                                       std::time(nullptr));
+    ASSERT_TRUE(message) << message.error().reason;
+    auto server = idp(*provider);
+    GObjectPtr<LassoLogout> logout(lasso_logout_new(server.get()));
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout.get()), LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    ASSERT_EQ(idp_side_process_request(logout.get(), message->url.substr(message->url.find('?') + 1)), 0);
+    auto* nid = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(logout.get())->request)->NameID;
+    EXPECT_STREQ(nid->content, "AAdzZWNyZXQx");
+    EXPECT_STREQ(nid->Format, "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
+    EXPECT_STREQ(nid->NameQualifier, "https://idp.example/qualifier");
+    EXPECT_STREQ(nid->SPNameQualifier, "https://sp.example/affiliation");
+}
+
+// Before any check, a message is read only for whom it comes from and what it answers.
+TEST_F(LogoutTest, PeekReadsIssuerAndIdsOfUnverifiedMessages) {
+    const std::int64_t now = std::time(nullptr);
+    auto request = peek_logout_message(SloBinding::redirect, idp_request(nullptr, now), true, 256 * 1024);
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->issuer, testing::kIdpEntityId);
+    EXPECT_EQ(request->id, "_idp_request_1");
+    auto post = peek_logout_message(
+        SloBinding::post, base64_encode(idp_post_request(nullptr, "alice@example.org", "_unsigned")), true, 256 * 1024);
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->id, "_unsigned");
+    EXPECT_FALSE(peek_logout_message(SloBinding::redirect, "SAMLRequest=not-deflate", true, 256 * 1024));
+    EXPECT_FALSE(peek_logout_message(SloBinding::post, base64_encode("<!DOCTYPE x><x/>"), true, 256 * 1024));
+}
+
 TEST_F(LogoutTest, PostBindingCarriesAnXmlSignatureAfterTheIssuer) {
     auto provider = sp("HTTP-POST");
     ASSERT_TRUE(provider);
-    auto message =
-        provider->logout(testing::kIdpEntityId)->build_request({"alice@example.org", "", "_s1"}, std::time(nullptr));
+    auto message = provider->logout(testing::kIdpEntityId)
+                       ->build_request({"alice@example.org", "", "_s1", "", ""}, std::time(nullptr));
     ASSERT_TRUE(message) << message.error().reason;
     EXPECT_EQ(message->binding, SloBinding::post);
     EXPECT_EQ(message->url, "https://idp.example/slo");
@@ -281,6 +345,26 @@ TEST_F(LogoutTest, OurLogoutResponseNamesTheRequestAndItsStatus) {
     auto* sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(logout.get())->response);
     ASSERT_TRUE(sr);
     EXPECT_STREQ(sr->InResponseTo, "_idp_request_1");
+}
+
+// An unverifiable LogoutRequest is still answered, signed, with Requester/RequestDenied.
+TEST_F(LogoutTest, OurRefusalIsASignedRequestDenied) {
+    auto provider = sp();
+    ASSERT_TRUE(provider);
+    const LogoutStatus refused = logout_status_for(LogoutOutcome::refused);
+    auto response = provider->logout(testing::kIdpEntityId)
+                        ->build_response("_unsigned_1", refused.status, refused.second, "", std::time(nullptr));
+    ASSERT_TRUE(response) << response.error().reason;
+    auto server = idp(*provider);
+    GObjectPtr<LassoLogout> logout(lasso_logout_new(server.get()));
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout.get()), LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    EXPECT_EQ(idp_side_process_response(logout.get(), response->url.substr(response->url.find('?') + 1)),
+              LASSO_PROFILE_ERROR_REQUEST_DENIED);
+    auto* sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(logout.get())->response);
+    ASSERT_TRUE(sr && sr->Status && sr->Status->StatusCode && sr->Status->StatusCode->StatusCode);
+    EXPECT_STREQ(sr->Status->StatusCode->Value, "urn:oasis:names:tc:SAML:2.0:status:Requester");
+    EXPECT_STREQ(sr->Status->StatusCode->StatusCode->Value, "urn:oasis:names:tc:SAML:2.0:status:RequestDenied");
+    EXPECT_STREQ(sr->InResponseTo, "_unsigned_1");
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ SessionRecord sample() {
     r.name_id_format = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
     r.session_index = "_abc123";
     r.source = "corp-directory";
+    r.name_qualifier = "https://idp.example.org/idp";
+    r.sp_name_qualifier = "https://sp.example.org/saml";
     r.created = 1700000000;
     r.last_seen = 1700000100;
     r.expires = 1700028800;
@@ -59,9 +61,22 @@ public:
         u32(static_cast<std::uint32_t>(s.size()));
         return raw(s);
     }
-    Bytes& header(std::uint8_t version = 2) { return raw("SSOR").u8(version); }
+    Bytes& header(std::uint8_t version = 3) { return raw("SSOR").u8(version); }
     Bytes& four_strings() { return str("scope").str("user").str("email").str("name"); }
-    Bytes& tail() { return str("saml").str("idp").str("nid").str("fmt").str("idx").str("src").i64(1).i64(2).i64(3); }
+    Bytes& tail() {
+        return str("saml")
+            .str("idp")
+            .str("nid")
+            .str("fmt")
+            .str("idx")
+            .str("src")
+            .str("nq")
+            .str("spnq")
+            .i64(1)
+            .i64(2)
+            .i64(3);
+    }
+    Bytes& tail_v2() { return str("saml").str("idp").str("nid").str("fmt").str("idx").str("src").i64(1).i64(2).i64(3); }
     Bytes& tail_v1() { return str("saml").str("idp").str("nid").str("fmt").str("idx").i64(1).i64(2).i64(3); }
     const std::string& get() const { return out_; }
 
@@ -82,7 +97,7 @@ TEST(SessionRecord, EmptyRecordRoundTrip) {
     const SessionRecord r;
     const std::string bytes = encode_session(r);
     ASSERT_FALSE(bytes.empty());
-    EXPECT_EQ(bytes.substr(0, 5), std::string("SSOR\x02", 5));
+    EXPECT_EQ(bytes.substr(0, 5), std::string("SSOR\x03", 5));
     const auto back = decode_session(bytes);
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, r);
@@ -114,6 +129,8 @@ TEST(SessionRecord, MatchesHandBuiltLayout) {
     r.name_id_format = "fmt";
     r.session_index = "idx";
     r.source = "src";
+    r.name_qualifier = "nq";
+    r.sp_name_qualifier = "spnq";
     r.created = 1;
     r.last_seen = 2;
     r.expires = 3;
@@ -135,9 +152,26 @@ TEST(SessionRecord, VersionOneStillReads) {
     EXPECT_EQ(back->source, "");
     EXPECT_EQ(back->expires, 3);
     ASSERT_TRUE(view_session(v1).has_value());
-    EXPECT_FALSE(decode_session(Bytes().header(1).four_strings().u16(0).u16(0).tail().get()).has_value());
-    EXPECT_FALSE(decode_session(Bytes().header(3).four_strings().u16(0).u16(0).tail().get()).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(1).four_strings().u16(0).u16(0).tail_v2().get()).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(4).four_strings().u16(0).u16(0).tail().get()).has_value());
     EXPECT_FALSE(decode_session(Bytes().header(0).four_strings().u16(0).u16(0).tail_v1().get()).has_value());
+}
+
+// Sessions written before the NameID qualifiers were kept (version 2) still read, without them;
+// a version-2 layout that carries them does not.
+TEST(SessionRecord, VersionTwoStillReadsWithoutQualifiers) {
+    const std::string v2 = Bytes().header(2).four_strings().u16(0).u16(0).tail_v2().get();
+    const auto back = decode_session(v2);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->source, "src");
+    EXPECT_EQ(back->name_qualifier, "");
+    EXPECT_EQ(back->sp_name_qualifier, "");
+    EXPECT_EQ(back->expires, 3);
+    auto view = view_session(v2);
+    ASSERT_TRUE(view.has_value());
+    EXPECT_EQ(view->session_index, "idx");
+    EXPECT_FALSE(decode_session(Bytes().header(2).four_strings().u16(0).u16(0).tail().get()).has_value());
+    EXPECT_FALSE(decode_session(Bytes().header(3).four_strings().u16(0).u16(0).tail_v2().get()).has_value());
 }
 
 TEST(SessionRecord, EveryTruncationIsRefused) {
@@ -171,7 +205,7 @@ TEST(SessionRecord, FlippedBytesNeverCrashAndStayCanonical) {
 TEST(SessionRecord, RandomGarbageAfterHeaderNeverCrashes) {
     std::mt19937 rng(12345);
     for (int round = 0; round < 3000; ++round) {
-        std::string bytes("SSOR\x02", 5);
+        std::string bytes("SSOR\x03", 5);
         const std::size_t n = rng() % 200;
         for (std::size_t i = 0; i < n; ++i) {
             // Bias towards small numbers so lengths and counts are sometimes plausible.
@@ -199,7 +233,7 @@ TEST(SessionRecord, WrongMagicOrVersionRefused) {
         m[i] = static_cast<char>(m[i] ^ 0x20);
         EXPECT_FALSE(decode_session(m).has_value()) << i;
     }
-    for (int v : {0, 3, 0x7F, 0xFF}) {
+    for (int v : {0, 4, 0x7F, 0xFF}) {
         std::string m = bytes;
         m[4] = static_cast<char>(v);
         EXPECT_FALSE(decode_session(m).has_value()) << v;
@@ -307,6 +341,8 @@ TEST(SessionRecord, TotalSizeCap) {
                           .str("")
                           .str("")
                           .str("")  // source
+                          .str("")  // name_qualifier
+                          .str("")  // sp_name_qualifier
                           .i64(0)
                           .i64(0)
                           .i64(0)
