@@ -239,7 +239,7 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                    "assertion issued at " + format_saml_time(assertion->issue_instant) +
                        ", before the replay cache started empty at " + format_saml_time(mcf->shm->replay_horizon()) +
-                       " (a start without sso_replay_state from a " + "clean stop): it may have been used already",
+                       " (a start without sso_replay_state from a clean stop): it may have been used already",
                    Counter::refused_replay);
             finish(r);
             return;

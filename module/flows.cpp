@@ -2,6 +2,7 @@
 #include "module/flows.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "module/http_util.hpp"
 #include "module/sources.hpp"
@@ -37,15 +38,17 @@ namespace {
 // (what the flow could not do), per worker. An answer of the store ends the runs.
 constexpr ngx_msec_t kStoreFailureLogInterval = 10000;
 struct FailureKind {
-    std::string_view what;  // a literal of the flows: lives as long as the module
+    char text[96];  // what the flow could not do (cut to fit)
+    std::size_t len = 0;
     LogThrottle throttle{kStoreFailureLogInterval};
+    std::string_view what() const noexcept { return {text, len}; }
 };
 FailureKind failure_kinds[8];
 ngx_event_t store_failure_timer;
 
 void report_counted(const FailureKind& k, std::uint64_t n, const char* when) noexcept {
     if (!n) return;
-    ngx_str_t what{k.what.size(), reinterpret_cast<u_char*>(const_cast<char*>(k.what.data()))};
+    ngx_str_t what{k.len, reinterpret_cast<u_char*>(const_cast<char*>(k.text))};
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "sso: %uL more requests refused %s: %V", n, when, &what);
 }
 
@@ -63,8 +66,11 @@ void report_store_failures(ngx_event_t* ev) noexcept {
 bool log_store_failure(std::string_view what) noexcept {
     FailureKind* kind = &failure_kinds[std::size(failure_kinds) - 1];  // the last one takes the rest
     for (FailureKind& k : failure_kinds) {
-        if (k.what.empty()) k.what = what;
-        if (k.what == what) {
+        if (!k.len) {
+            k.len = std::min(what.size(), sizeof k.text);
+            std::memcpy(k.text, what.data(), k.len);
+        }
+        if (k.what() == what.substr(0, sizeof k.text)) {
             kind = &k;
             break;
         }
