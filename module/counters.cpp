@@ -95,7 +95,7 @@ std::string prometheus_text(const MainConf* mcf) {
         const ZoneStats replay = mcf->shm->stats(Table::seen_assertions);
         gauge(out, "sso_sessions", "Sessions in the shared-memory zone (live and not yet purged).",
               sessions.entries[static_cast<int>(Table::sessions)]);
-        gauge(out, "sso_pending_requests", "AuthnRequests sent and not yet answered.",
+        gauge(out, "sso_pending_requests", "LogoutRequests sent and not yet answered (AuthnRequests are not stored).",
               sessions.entries[static_cast<int>(Table::pending_requests)]);
         gauge(out, "sso_seen_assertions", "Assertion IDs held by the replay cache.",
               replay.entries[static_cast<int>(Table::seen_assertions)]);

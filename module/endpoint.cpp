@@ -11,8 +11,12 @@
 #include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
 #include "module/slo.hpp"
+#include "module/shm_store.hpp"
 #include "saml/logout.hpp"
+#include "saml/saml_time.hpp"
 #include "session/form.hpp"
+#include "session/login_request.hpp"
+#include "session/replay_state.hpp"
 #include "session/return_target.hpp"
 #include "session/session_id.hpp"
 
@@ -87,41 +91,95 @@ void record_assertion(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     });
 }
 
-void acs_pending_taken(void* data, StoreReply reply) noexcept {
+void acs_request_recorded(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
     RequestCtx* ctx = request_ctx(r);
-    if (reply.status == StoreStatus::unavailable) {
-        decide_store_unavailable(r, ctx, "session store unavailable; login refused", reply,
-                                 "Your sign-in could not be completed. Please try again shortly.");
+    if (reply.status == StoreStatus::exists) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+               "InResponseTo " + std::string(sv(ctx->in_response_to)) +
+                   " names no AuthnRequest this SP has pending (already answered)");
         finish(r);
         return;
     }
     if (reply.status != StoreStatus::ok) {
-        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-               "InResponseTo " + std::string(sv(ctx->in_response_to)) +
-                   " names no AuthnRequest this SP has pending (unknown, already answered or expired)");
+        decide_store_unavailable(r, ctx, "replay cache full or unavailable; login refused", reply,
+                                 "Your sign-in could not be completed. Please try again shortly.");
         finish(r);
         return;
     }
-    // relay '\n' IdP entityID '\n' return_to (flows.cpp, start_login)
-    const std::string_view pending = reply.value;
-    const std::size_t nl = pending.find('\n');
-    const std::size_t nl2 = nl == std::string_view::npos ? nl : pending.find('\n', nl + 1);
-    if (nl2 == std::string_view::npos || pending.substr(0, nl) != sv(ctx->relay_state)) {
-        refuse(r, ctx, NGX_HTTP_FORBIDDEN, "RelayState does not belong to the AuthnRequest named by InResponseTo");
-        finish(r);
-        return;
-    }
-    const std::string_view asked = pending.substr(nl + 1, nl2 - nl - 1);
-    if (asked != sv(ctx->message_idp)) {
-        refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-               "the answer comes from IdP \"" + std::string(sv(ctx->message_idp)) +
-                   "\" but the AuthnRequest went to \"" + std::string(asked) + "\"");
-        finish(r);
-        return;
-    }
-    ctx->return_to = pool_copy(r->pool, pending.substr(nl2 + 1));
     record_assertion(r, ctx);
+}
+
+// The IdP that could have been asked with this ID and RelayState, when it is not the one
+// that answered: an ID verifies for one IdP only.
+std::string_view asked_idp(ngx_http_request_t* r, RequestCtx* ctx, std::int64_t now) noexcept {
+    SrvConf* scf = srv_conf(r);
+    for (const IdpSummary& idp : scf->rt->sp->idps()) {
+        if (idp.entity_id == sv(ctx->message_idp)) continue;
+        const auto v = scf->rt->login_key->verify(sv(ctx->in_response_to), idp.entity_id, sv(ctx->relay_state), now,
+                                                  scf->login_timeout, scf->clock_skew);
+        if (v.status != LoginRequestCheck::forged) return idp.entity_id;
+    }
+    return {};
+}
+
+// SP-initiated: InResponseTo must be an AuthnRequest ID this SP issued (session/login_request.hpp)
+// to the IdP that answers, with the RelayState posted, within sso_login_timeout. Its ID then goes
+// into the replay cache, so that it is answered once.
+void acs_solicited(ngx_http_request_t* r, RequestCtx* ctx, std::int64_t now) {
+    SrvConf* scf = srv_conf(r);
+    const std::string id(sv(ctx->in_response_to));
+    const auto v = scf->rt->login_key->verify(id, sv(ctx->message_idp), sv(ctx->relay_state), now, scf->login_timeout,
+                                              scf->clock_skew);
+    std::string why;
+    switch (v.status) {
+        case LoginRequestCheck::ok:
+            break;
+        case LoginRequestCheck::malformed:
+            why = "InResponseTo " + id + " names no AuthnRequest this SP has pending (not an ID this SP issues)";
+            break;
+        case LoginRequestCheck::relay_mismatch:
+            why = "RelayState does not belong to the AuthnRequest named by InResponseTo";
+            break;
+        case LoginRequestCheck::forged:
+            if (const std::string_view asked = asked_idp(r, ctx, now); !asked.empty())
+                why = "the answer comes from IdP \"" + std::string(sv(ctx->message_idp)) +
+                      "\" but the AuthnRequest went to \"" + std::string(asked) + "\"";
+            else
+                why =
+                    "RelayState does not belong to the AuthnRequest named by InResponseTo (altered, or the ID was "
+                    "not made with this SP's key)";
+            break;
+        case LoginRequestCheck::expired:
+            why = "InResponseTo " + id + " names no AuthnRequest this SP has pending (expired: issued " +
+                  std::to_string(now - v.issued) + " s ago, sso_login_timeout is " +
+                  std::to_string(scf->login_timeout) + " s)";
+            break;
+        case LoginRequestCheck::from_future:
+            why = "InResponseTo " + id + " names an AuthnRequest issued " + std::to_string(v.issued - now) +
+                  " s in the future";
+            break;
+    }
+    // The address was checked when the login started and is under the MAC; checked again all the same.
+    auto target = why.empty() ? safe_return_target(v.return_to, request_scheme(r), request_host(r)) : std::nullopt;
+    if (why.empty() && !target) why = "the return address of the AuthnRequest is not a same-origin target";
+    if (!why.empty()) {
+        refuse(r, ctx, NGX_HTTP_FORBIDDEN, why);
+        finish(r);
+        return;
+    }
+    ctx->return_to = pool_copy(r->pool, *target);
+    ctx->request_replay_key = pool_copy(r->pool, "authn\n" + id);
+    ctx->request_replay_expires = v.issued + scf->login_timeout + 2 * scf->clock_skew;
+    if (!ctx->return_to.data || !ctx->request_replay_key.data) {
+        ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        finish(r);
+        return;
+    }
+    const Lifetime life{ctx->request_replay_expires, 0};
+    with_store(r, ctx, acs_request_recorded, [&](Store* store, StoreCallback cb, void* data) {
+        store->insert_new(Table::seen_assertions, sv(ctx->request_replay_key), "1", life, now, cb, data);
+    });
 }
 
 // IdP-initiated (sso_idp_initiated on): there is no pending request to take; RelayState, when
@@ -173,6 +231,19 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             finish(r);
             return;
         }
+        // The embedded replay cache began empty at its horizon (a start without the state of a
+        // clean stop): what was issued before may have been accepted already.
+        MainConf* mcf = main_conf(r);
+        if (mcf->store == mcf->shm &&
+            issued_before_replay_cache(assertion->issue_instant, mcf->shm->replay_horizon())) {
+            refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                   "assertion issued at " + format_saml_time(assertion->issue_instant) +
+                       ", before the replay cache started empty at " + format_saml_time(mcf->shm->replay_horizon()) +
+                       " (a start without sso_replay_state from a clean stop): it may have been used already",
+                   Counter::refused_replay);
+            finish(r);
+            return;
+        }
         SessionRecord record = identity_from_assertion(assertion.value(), scf->rt->attributes);
         apply_sources(r, record, SourceKind::saml, assertion->idp);
         if (record.user.empty()) {
@@ -221,10 +292,7 @@ void acs_body_read(ngx_http_request_t* r) noexcept {
             acs_unsolicited(r, ctx);
             return;
         }
-        const std::string_view request_id = sv(ctx->in_response_to);
-        with_store(r, ctx, acs_pending_taken, [&](Store* store, StoreCallback cb, void* data) {
-            store->take(Table::pending_requests, request_id, now, cb, data);
-        });
+        acs_solicited(r, ctx, now);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
         finish(r);

@@ -2,15 +2,21 @@
 #include "module/flows.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "module/http_util.hpp"
 #include "module/sources.hpp"
 #include "session/cookie.hpp"
 #include "session/form.hpp"
+#include "session/log_throttle.hpp"
+#include "session/login_request.hpp"
 #include "session/return_target.hpp"
 #include "session/session_id.hpp"
 
 namespace sso::ngx {
+namespace {
+void store_answered() noexcept;
+}  // namespace
 
 void relay_store_reply(void* data, StoreReply reply) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(data);
@@ -20,17 +26,89 @@ void relay_store_reply(void* data, StoreReply reply) noexcept {
     if (!later) *ctx->store_answered_now = true;
     ctx->store_answered_now = nullptr;
     r->main->blocked--;
+    if (reply.status != StoreStatus::unavailable) store_answered();
     ctx->store_cb(data, reply);
     if (later) ngx_http_run_posted_requests(c);
 }
+
+namespace {
+
+// Requests refused because the store failed: the first of a run is logged in full, the rest
+// counted and the count logged every interval (session/log_throttle.hpp), per kind of failure
+// (what the flow could not do), per worker. An answer of the store ends the runs.
+constexpr ngx_msec_t kStoreFailureLogInterval = 10000;
+struct FailureKind {
+    char text[96];  // what the flow could not do (cut to fit)
+    std::size_t len = 0;
+    LogThrottle throttle{kStoreFailureLogInterval};
+    std::string_view what() const noexcept { return {text, len}; }
+};
+FailureKind failure_kinds[8];
+ngx_event_t store_failure_timer;
+
+void report_counted(const FailureKind& k, std::uint64_t n, const char* when) noexcept {
+    if (!n) return;
+    ngx_str_t what{k.len, reinterpret_cast<u_char*>(const_cast<char*>(k.text))};
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "sso: %uL more requests refused %s: %V", n, when, &what);
+}
+
+void report_store_failures(ngx_event_t* ev) noexcept {
+    bool active = false;
+    for (FailureKind& k : failure_kinds) {
+        if (!k.throttle.active()) continue;
+        report_counted(k, k.throttle.tick(static_cast<std::int64_t>(ngx_current_msec)), "in the last 10 s");
+        active = active || k.throttle.active();
+    }
+    if (active) ngx_add_timer(ev, kStoreFailureLogInterval);
+}
+
+// True when this failure is to be logged; otherwise it is counted.
+bool log_store_failure(std::string_view what) noexcept {
+    FailureKind* kind = &failure_kinds[std::size(failure_kinds) - 1];  // the last one takes the rest
+    for (FailureKind& k : failure_kinds) {
+        if (!k.len) {
+            k.len = std::min(what.size(), sizeof k.text);
+            std::memcpy(k.text, what.data(), k.len);
+        }
+        if (k.what() == what.substr(0, sizeof k.text)) {
+            kind = &k;
+            break;
+        }
+    }
+    if (!kind->throttle.note(static_cast<std::int64_t>(ngx_current_msec))) return false;
+    if (!store_failure_timer.handler) {
+        store_failure_timer.handler = report_store_failures;
+        store_failure_timer.log = ngx_cycle->log;
+        store_failure_timer.data = failure_kinds;
+        store_failure_timer.cancelable = 1;  // a worker that is shutting down does not wait for it
+    }
+    if (!store_failure_timer.timer_set) ngx_add_timer(&store_failure_timer, kStoreFailureLogInterval);
+    return true;
+}
+
+// The store answered: the runs of failures end, with their counts.
+void store_answered() noexcept {
+    if (!store_failure_timer.timer_set) return;  // no run going on
+    for (FailureKind& k : failure_kinds)
+        if (k.throttle.active()) report_counted(k, k.throttle.recovered(), "before the store answered again");
+    ngx_del_timer(&store_failure_timer);
+}
+
+}  // namespace
 
 void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::string_view what, StoreReply reply,
                               std::string_view message) noexcept {
     count(r, Counter::store_unavailable);
     try {
-        std::string reason(what);
-        if (!reply.value.empty()) reason.append(": ").append(reply.value);
-        decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR, reason, "Service unavailable", message);
+        if (log_store_failure(what)) {
+            std::string reason(what);
+            if (!reply.value.empty()) reason.append(": ").append(reply.value);
+            log_reason(r, NGX_LOG_ERR, reason + " (further store failures are counted, one line per 10 s)");
+        }
+        ctx->decision = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->title = pool_copy(r->pool, "Service unavailable");
+        ctx->message = pool_copy(r->pool, message);
+        ctx->location = {0, nullptr};
     } catch (...) {
         ctx->decision = NGX_HTTP_SERVICE_UNAVAILABLE;
     }
@@ -123,14 +201,23 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
                  std::string_view idp) noexcept {
     SrvConf* scf = srv_conf(r);
     try {
-        auto relay = new_random_token(16);
-        if (!relay) {
-            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "no random bytes for RelayState",
-                        "Internal error", "The sign-in could not be started.");
+        // Nothing is stored: the AuthnRequest ID and the RelayState carry what the ACS needs,
+        // under a MAC (session/login_request.hpp), so anonymous redirects cost the store nothing.
+        const ServiceProvider& sp = *scf->rt->sp;
+        const std::string_view to = idp.empty() ? std::string_view(sp.idp_entity_id()) : idp;
+        if (return_to.size() > kMaxLoginReturnTo) {
+            log_reason(r, NGX_LOG_INFO, "return address longer than the RelayState may carry; returning to \"/\"");
+            return_to = "/";
+        }
+        auto token = scf->rt->login_key->issue(to, return_to, ngx_time());
+        if (!token) {
+            decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
+                        "no random bytes or no MAC for the AuthnRequest ID", "Internal error",
+                        "The sign-in could not be started.");
             done(r);
             return;
         }
-        auto request = scf->rt->sp->build_authn_request(*relay, idp);
+        auto request = scf->rt->sp->build_authn_request(token->relay_state, to, token->request_id);
         if (!request) {
             decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, request.error().reason, "Internal error",
                         "The sign-in could not be started.");
@@ -138,33 +225,11 @@ void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return
             return;
         }
         decide_redirect(r, ctx, NGX_HTTP_MOVED_TEMPORARILY, request->redirect_url);
-        // What the ACS needs to finish this login, keyed by the AuthnRequest ID.
-        // The IdP is kept too: only it may answer this request.
-        const std::string pending = *relay + '\n' + request->idp + '\n' + std::string(return_to);
-        ctx->next = done;
-        const std::int64_t now = ngx_time();
-        const Lifetime life{now + scf->login_timeout, 0};
-        with_store(
-            r, ctx,
-            [](void* data, StoreReply reply) noexcept {
-                auto* r = static_cast<ngx_http_request_t*>(data);
-                auto* ctx = request_ctx(r);
-                if (reply.status != StoreStatus::ok) {
-                    decide_store_unavailable(r, ctx,
-                                             "cannot record the pending AuthnRequest: session store full or "
-                                             "unavailable",
-                                             reply, "The sign-in could not be started. Please try again shortly.");
-                }
-                ctx->next(r);
-            },
-            [&](Store* store, StoreCallback cb, void* data) {
-                store->put(Table::pending_requests, request->request_id, pending, life, now, cb, data);
-            });
     } catch (...) {
         decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, "out of memory starting a login",
                     "Internal error", "The sign-in could not be started.");
-        done(r);
     }
+    done(r);
 }
 
 namespace {

@@ -53,7 +53,7 @@ void store_new_session(ngx_http_request_t* r, RequestCtx* ctx, StepDone done) no
 // when it is present and not acceptable.
 std::optional<std::string> return_to_arg(ngx_http_request_t* r, bool& refused) noexcept;
 
-// Records a pending AuthnRequest and decides the redirect to the IdP.
+// Decides the redirect to the IdP with a self-verifying AuthnRequest (nothing is stored).
 // Sends the browser to `idp` (an entityID of the server's metadata; empty: its first IdP).
 void start_login(ngx_http_request_t* r, RequestCtx* ctx, std::string_view return_to, StepDone done,
                  std::string_view idp = {}) noexcept;

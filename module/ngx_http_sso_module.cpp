@@ -246,6 +246,8 @@ constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LO
 ngx_command_t kCommands[] = {
     {ngx_string("sso_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET,
      offsetof(MainConf, zone), nullptr},
+    {ngx_string("sso_replay_state"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, replay_state), nullptr},
     {ngx_string("sso_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone, NGX_HTTP_MAIN_CONF_OFFSET,
      offsetof(MainConf, replay_zone), nullptr},
     {ngx_string("sso_ldap_directory"), NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_TAKE1, ldap_directory_block,
@@ -369,7 +371,15 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
         if (!*d.zone) return static_cast<char*>(NGX_CONF_ERROR);
     }
     mcf->zone->init = ShmStore::init_zone;
-    mcf->replay_zone->init = ShmStore::init_zone;
+    // The replay cache outlives a stop in a file (relative names: to nginx's prefix); "off": not.
+    if (!mcf->replay_state.data) mcf->replay_state = ngx_string("sso_replay.state");
+    if (sv(mcf->replay_state) == "off") {
+        mcf->replay_state = {0, nullptr};
+    } else if (ngx_conf_full_name(cf->cycle, &mcf->replay_state, 0) != NGX_OK) {
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    mcf->replay_zone->init = ShmStore::init_replay_zone;
+    mcf->replay_zone->data = &mcf->replay_state;
     // The counters take a zone of their own: one slab page, the smallest zone nginx makes.
     ngx_str_t counters_name = ngx_string("sso_counters");
     mcf->counters_zone = ngx_shared_memory_add(cf, &counters_name, 8 * ngx_pagesize, &ngx_http_sso_module);
@@ -379,6 +389,7 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     mcf->store = mcf->shm;
     if (!mcf->shm) return static_cast<char*>(NGX_CONF_ERROR);
     if (char* rc = redis_init_conf(cf, mcf); rc != NGX_CONF_OK) return rc;
+    if (mcf->store != mcf->shm) mcf->replay_state = {0, nullptr};  // the replay cache is in Redis
     ngx_conf_init_size_value(mcf->directory_zone_size, kDefaultDirectoryZoneSize);
     if (mcf->directory_zone_size < 64 * ngx_pagesize)
         return conf_error(cf, "\"sso_directory_zone\": " + std::to_string(mcf->directory_zone_size) +
@@ -623,6 +634,11 @@ char* build_runtime(ngx_conf_t* cf, SrvConf* c) {
         if (!contents) return conf_error(cf, "cannot read file \"" + str(*field) + "\"");
         *out = std::move(*contents);
     }
+    if (saml_on) {
+        // AuthnRequest IDs verify themselves under a key every node of this SP shares.
+        rt->login_key = std::make_unique<LoginRequestKey>(s.key_pem, s.entity_id);
+        if (!rt->login_key->valid()) return conf_error(cf, "sso: cannot set up HMAC-SHA256 for AuthnRequest IDs");
+    }
     // At the directive's own line: these are found after the whole block was read.
     auto report = [&](const Error& e) {
         const char* directive = directive_for(e.subject);
@@ -806,6 +822,19 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     return NGX_OK;
 }
 
+// A clean stop keeps the replay cache for the next start. Not by the old master of a binary
+// upgrade: the new one runs on, and its own exit writes the file.
+void exit_master(ngx_cycle_t* cycle) noexcept {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sso_module));
+    if (!mcf || !mcf->shm || !mcf->replay_state.len) return;
+    if (ngx_new_binary) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "sso: replay cache not saved: the new binary (pid %P) keeps running", ngx_new_binary);
+        return;
+    }
+    mcf->shm->save_replay_state(mcf->replay_state, cycle->log);
+}
+
 ngx_http_module_t kModuleCtx = {
     preconfiguration, postconfiguration, create_main_conf, init_main_conf,
     create_srv_conf,  merge_srv_conf,    create_loc_conf,  merge_loc_conf,
@@ -826,7 +855,7 @@ __attribute__((visibility("default"))) ngx_module_t ngx_http_sso_module = {
     nullptr,
     nullptr,
     nullptr,
-    nullptr,
+    sso::ngx::exit_master,
     NGX_MODULE_V1_PADDING,
 };
 }

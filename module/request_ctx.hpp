@@ -51,6 +51,8 @@ struct RequestCtx {
     std::int64_t session_expires;
     ngx_str_t replay_key;
     std::int64_t replay_expires;
+    ngx_str_t request_replay_key;  // "authn\n" + the AuthnRequest ID: each is answered once
+    std::int64_t request_replay_expires;
     ngx_str_t relay_state;
     ngx_str_t in_response_to;
     ngx_str_t message_idp;  // the IdP (entityID) that issued the assertion or logout message at hand

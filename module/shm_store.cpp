@@ -2,6 +2,9 @@
 
 #include <cstring>
 #include <span>
+#include <vector>
+
+#include "session/replay_state.hpp"
 
 #include "session/member_set.hpp"
 
@@ -25,6 +28,9 @@ struct Shared {
     ngx_rbtree_node_t sentinel;
     ngx_queue_t lru[kTableCount];
     ngx_uint_t count[kTableCount];
+    // Assertions issued before this time may have been accepted without this zone
+    // knowing (session/replay_state.hpp): its start, or the horizon of the file it was loaded from.
+    std::int64_t horizon;
 };
 
 constexpr std::size_t kMaxKey = 1024;
@@ -126,10 +132,9 @@ public:
     //  - sessions: other sessions (the same slab size class, so each one evicted frees a slot
     //    this write can use), then cached credential checks (cheapest to lose: the next request
     //    binds again), then pending requests;
-    //  - pending requests: SLO index entries first (the same small size class; most belong to
-    //    sessions already evicted, and losing one only loses IdP-initiated logout of a session
-    //    that still ends at its expiry), then other pending requests (a flood of logins never
-    //    pushes out sessions before that), then credentials, then sessions;
+    //  - pending requests (our LogoutRequests, of signed-in users; AuthnRequests are not
+    //    stored): other pending requests, then credentials, then sessions; never an SLO index
+    //    entry, which lives as long as its session;
     //  - SLO index entries: other index entries, then credentials; never a session or a login
     //    in flight; the same for the sets of sessions by NameID (slo_subjects);
     //  - cached credentials only push out cached credentials.
@@ -145,7 +150,7 @@ public:
         static constexpr Victim kSessions[] = {
             {Table::sessions, 1}, {Table::credentials, 8}, {Table::pending_requests, 8}};
         static constexpr Victim kPending[] = {
-            {Table::slo_index, 8}, {Table::pending_requests, 1}, {Table::credentials, 8}, {Table::sessions, 8}};
+            {Table::pending_requests, 1}, {Table::credentials, 8}, {Table::sessions, 8}};
         static constexpr Victim kIndex[] = {{Table::slo_index, 1}, {Table::credentials, 8}};
         static constexpr Victim kSubjects[] = {{Table::slo_subjects, 1}, {Table::credentials, 8}};
         static constexpr Victim kCredentials[] = {{Table::credentials, 1}};
@@ -196,6 +201,39 @@ public:
         return s;
     }
 
+    // Every live entry of a table, for the state file.
+    std::vector<ReplayEntry> entries(Table t, std::int64_t now) const {
+        std::vector<ReplayEntry> out;
+        auto& q = sh_->lru[static_cast<int>(t)];
+        for (ngx_queue_t* e = ngx_queue_head(&q); e != ngx_queue_sentinel(&q); e = ngx_queue_next(e)) {
+            const Node* n = ngx_queue_data(e, Node, lru);
+            if (expired(n, now)) continue;
+            const auto* data = reinterpret_cast<const char*>(n->data);
+            out.push_back({std::string(data, n->key_len), std::string(data + n->key_len, n->value_len), n->expires});
+        }
+        return out;
+    }
+
+    Shared* shared() const noexcept { return sh_; }
+
+    // A new entry (the key is absent); false when there is no room for it.
+    bool insert(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now) noexcept {
+        const auto table = static_cast<std::uint8_t>(t);
+        Node* n = allocate(offsetof(Node, data) + key.size() + value.size(), now, t);
+        if (!n) return false;
+        n->rb.key = hash_of(table, key);
+        n->expires = life.expires;
+        n->idle_timeout = life.idle_timeout;
+        n->last_access = now;
+        n->value_len = static_cast<std::uint32_t>(value.size());
+        n->key_len = static_cast<std::uint16_t>(key.size());
+        n->table = table;
+        std::memcpy(n->data, key.data(), key.size());
+        std::memcpy(n->data + key.size(), value.data(), value.size());
+        link(n);
+        return true;
+    }
+
     void link(Node* n) noexcept {
         ++sh_->count[n->table];
         ngx_rbtree_insert(&sh_->tree, &n->rb);
@@ -228,11 +266,13 @@ void* zone_shared_block(ngx_shm_zone_t* zone, void* data, std::size_t size, bool
     return block;
 }
 
-ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
-    bool fresh = false;
+namespace {
+
+ngx_int_t init_shared(ngx_shm_zone_t* zone, void* data, bool& fresh) noexcept {
     auto* sh = static_cast<Shared*>(zone_shared_block(zone, data, sizeof(Shared), fresh));
     if (!sh) return NGX_ERROR;
     if (!fresh) return NGX_OK;  // the sessions of the previous configuration stay
+    sh->horizon = ngx_time();
     auto* pool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
     ngx_rbtree_init(&sh->tree, &sh->sentinel, insert_value);
     for (auto& q : sh->lru) {
@@ -245,6 +285,147 @@ ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
     if (pool->log_ctx) ngx_sprintf(pool->log_ctx, " in sso zone \"%V\"%Z", &zone->shm.name);
     pool->log_nomem = 0;  // a full zone is handled (eviction), not an error to log each time
     return NGX_OK;
+}
+
+}  // namespace
+
+ngx_int_t ShmStore::init_zone(ngx_shm_zone_t* zone, void* data) noexcept {
+    bool fresh = false;
+    return init_shared(zone, data, fresh);
+}
+
+namespace {
+
+bool read_whole_file(const std::string& path, std::string& out, ngx_err_t& err) noexcept {
+    const ngx_fd_t fd = ngx_open_file(path.c_str(), NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        return false;
+    }
+    bool ok = true;
+    try {
+        char buf[65536];
+        for (;;) {
+            const ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && ngx_errno == NGX_EINTR) continue;
+            if (n <= 0) {
+                ok = n == 0;
+                err = ngx_errno;
+                break;
+            }
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+    } catch (...) {
+        ok = false;
+        err = NGX_ENOMEM;
+    }
+    ngx_close_file(fd);
+    return ok;
+}
+
+// The saved replay cache into a fresh zone; the file is deleted once read, so that a later
+// crash cannot bring back this (then outdated) copy.
+void load_replay_state(ngx_shm_zone_t* zone, const std::string& path, ngx_log_t* log) noexcept {
+    std::string bytes;
+    ngx_err_t err = 0;
+    if (!read_whole_file(path, bytes, err)) {
+        if (err == NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "sso: no replay state \"%s\" from a clean stop: assertions issued before now are refused",
+                          path.c_str());
+        } else {
+            ngx_log_error(NGX_LOG_WARN, log, err,
+                          "sso: cannot read the replay state \"%s\": assertions issued before now are refused",
+                          path.c_str());
+        }
+        return;
+    }
+    const std::int64_t now = ngx_time();
+    DecodedReplayState state;
+    try {
+        state = decode_replay_state(bytes, now);
+    } catch (...) {
+        state = {};
+    }
+    if (ngx_delete_file(path.c_str()) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "sso: cannot delete the replay state \"%s\" after reading it: it is not used; assertions "
+                      "issued before now are refused",
+                      path.c_str());
+        return;
+    }
+    Locked shm(zone);
+    std::size_t loaded = 0;
+    for (const ReplayEntry& e : state.entries) {
+        if (!shm.insert(Table::seen_assertions, e.key, e.value, {e.expires, 0}, now)) break;
+        ++loaded;
+    }
+    if (!state.complete || loaded != state.entries.size()) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "sso: replay state \"%s\" is %s: %uz entries loaded, assertions issued before now are refused",
+                      path.c_str(), state.complete ? "larger than sso_replay_zone" : "damaged or cut short", loaded);
+        return;
+    }
+    shm.shared()->horizon = state.horizon;
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "sso: replay cache restored from \"%s\": %uz entries", path.c_str(), loaded);
+}
+
+}  // namespace
+
+ngx_int_t ShmStore::init_replay_zone(ngx_shm_zone_t* zone, void* data) noexcept {
+    const auto* path = static_cast<const ngx_str_t*>(zone->data);  // the state file, or empty: off
+    bool fresh = false;
+    if (init_shared(zone, data, fresh) != NGX_OK) return NGX_ERROR;
+    // nginx -t and nginx -s also make the zones: they must not take the file from the next start.
+    if (!fresh || !path || !path->len || ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) return NGX_OK;
+    try {
+        load_replay_state(zone, std::string(reinterpret_cast<const char*>(path->data), path->len), zone->shm.log);
+    } catch (...) {
+        ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0, "sso: out of memory reading the replay state");
+    }
+    return NGX_OK;
+}
+
+std::int64_t ShmStore::replay_horizon() const noexcept {
+    return static_cast<const Shared*>(replay_zone_->data)->horizon;
+}
+
+void ShmStore::save_replay_state(const ngx_str_t& path, ngx_log_t* log) const noexcept {
+    try {
+        const std::string file(reinterpret_cast<const char*>(path.data), path.len);
+        const std::string temp = file + ".tmp";
+        std::string bytes;
+        std::size_t count = 0;
+        {
+            Locked shm(replay_zone_);
+            const auto entries = shm.entries(Table::seen_assertions, ngx_time());
+            count = entries.size();
+            bytes = encode_replay_state(shm.shared()->horizon, entries);
+        }
+        const ngx_fd_t fd = ngx_open_file(temp.c_str(), NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0600);
+        bool ok = fd != NGX_INVALID_FILE;
+        for (std::size_t done = 0; ok && done < bytes.size();) {
+            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+            if (n < 0 && ngx_errno == NGX_EINTR) continue;
+            ok = n > 0;
+            if (ok) done += static_cast<std::size_t>(n);
+        }
+        ok = ok && fsync(fd) == 0;
+        const ngx_err_t err = ngx_errno;
+        if (fd != NGX_INVALID_FILE) ngx_close_file(fd);
+        ok = ok && ngx_rename_file(temp.c_str(), file.c_str()) != NGX_FILE_ERROR;
+        if (!ok) {
+            ngx_log_error(NGX_LOG_ALERT, log, err ? err : ngx_errno,
+                          "sso: cannot save the replay cache to \"%s\": the next start refuses assertions issued "
+                          "before it",
+                          file.c_str());
+            ngx_delete_file(temp.c_str());
+            return;
+        }
+        ngx_log_error(NGX_LOG_NOTICE, log, 0, "sso: replay cache saved to \"%s\": %uz entries", file.c_str(), count);
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0, "sso: out of memory saving the replay cache");
+    }
 }
 
 void ShmStore::read(Table t, std::string_view key, std::int64_t now, bool remove_after, StoreCallback cb,
@@ -296,23 +477,7 @@ void ShmStore::write(Table t, std::string_view key, std::string_view value, Life
                 shm.erase(old);
             }
         }
-        if (status == StoreStatus::ok) {
-            Node* n = shm.allocate(offsetof(Node, data) + key.size() + value.size(), now, t);
-            if (!n) {
-                status = StoreStatus::unavailable;
-            } else {
-                n->rb.key = hash_of(table, key);
-                n->expires = life.expires;
-                n->idle_timeout = life.idle_timeout;
-                n->last_access = now;
-                n->value_len = static_cast<std::uint32_t>(value.size());
-                n->key_len = static_cast<std::uint16_t>(key.size());
-                n->table = table;
-                std::memcpy(n->data, key.data(), key.size());
-                std::memcpy(n->data + key.size(), value.data(), value.size());
-                shm.link(n);
-            }
-        }
+        if (status == StoreStatus::ok && !shm.insert(t, key, value, life, now)) status = StoreStatus::unavailable;
     }
     cb(ctx, {status, {}});
 }

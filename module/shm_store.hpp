@@ -4,7 +4,8 @@
 // evicted early. Seen assertions
 // (the replay cache) live in a zone of their own and are never evicted before they expire:
 // session turnover cannot make a replay succeed, and a login storm cannot push out sessions.
-// A full replay zone refuses new logins (fail closed) until entries expire.
+// A full replay zone refuses new logins (fail closed) until entries expire. The replay zone
+// is saved to a file when nginx stops and loaded at the next start (sso_replay_state).
 #pragma once
 
 #include "module/ngx_includes.hpp"
@@ -34,6 +35,15 @@ public:
 
     // ngx_shm_zone_t.init: set up the tree, or adopt the one a previous configuration made.
     static ngx_int_t init_zone(ngx_shm_zone_t* zone, void* data) noexcept;
+    // The same for the replay zone, whose `data` names the sso_replay_state file (empty: off):
+    // a new zone is filled from it (session/replay_state.hpp).
+    static ngx_int_t init_replay_zone(ngx_shm_zone_t* zone, void* data) noexcept;
+
+    // Assertions issued before this time may have been accepted without the replay
+    // zone knowing (it started empty then): refuse them.
+    std::int64_t replay_horizon() const noexcept;
+    // At the master's exit: the replay zone's live entries and horizon to `path`.
+    void save_replay_state(const ngx_str_t& path, ngx_log_t* log) const noexcept;
 
     void get(Table t, std::string_view key, std::int64_t now, StoreCallback cb, void* ctx) noexcept override;
     void put(Table t, std::string_view key, std::string_view value, Lifetime life, std::int64_t now, StoreCallback cb,

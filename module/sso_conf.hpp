@@ -15,6 +15,7 @@
 #include "saml/service_provider.hpp"
 #include "session/cookie.hpp"
 #include "session/credential_key.hpp"
+#include "session/login_request.hpp"
 #include "session/store.hpp"
 
 namespace sso::ngx {
@@ -50,6 +51,8 @@ struct ServerRuntime {
     AttributeMap attributes;
     MetadataSource* metadata = nullptr;      // where the IdP metadata came from (null: SAML off)
     bool metadata_expired() const noexcept;  // SAML is off because validUntil passed
+    // MACs the AuthnRequest IDs (session/login_request.hpp); set when SAML is on.
+    std::unique_ptr<LoginRequestKey> login_key;
 };
 
 // One `sso_ldap_directory NAME { ... }` block.
@@ -93,6 +96,7 @@ struct MainConf {
     CredentialKey* credential_key;
     ngx_path_t* metadata_cache_path;  // sso_idp_metadata_cache_path: copies of fetched metadata
     ngx_array_t* metadata_sources;    // of MetadataSource*: refreshed by every worker, shown by sso_status
+    ngx_str_t replay_state;           // sso_replay_state: the file the replay zone is saved to; empty: off
     RedisSettings redis;
     RedisStore* redis_store;          // the store when sso_redis is set (lives in the cycle pool)
     Sources* sources;                 // sso_sources; null: no priority rule, no imports

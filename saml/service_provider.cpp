@@ -307,7 +307,8 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     return sp;
 }
 
-Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_view relay_state, std::string_view idp) {
+Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_view relay_state, std::string_view idp,
+                                                                 std::string_view request_id) {
     const std::string idp_id(idp.empty() ? std::string_view(idp_entity_id()) : idp);
     if (!knows_idp(idp_id)) return fail(SamlError::bad_request, "no IdP \"" + idp_id + "\" in the metadata");
     GObjectPtr<LassoLogin> login(lasso_login_new(lasso_->server.get()));
@@ -322,7 +323,7 @@ Result<AuthnRequestMessage> ServiceProvider::build_authn_request(std::string_vie
     // Lasso draws IDs from GLib's g_random_int, seeded once in nginx's master before the
     // workers fork: every worker would issue the same sequence. The ID keys the pending
     // request, so it comes from OpenSSL's CSPRNG instead (an xs:ID starts with a letter or _).
-    auto id = random_id();
+    auto id = request_id.empty() ? random_id() : std::optional<std::string>(std::string(request_id));
     if (!id) return fail(SamlError::internal, "no random bytes for the AuthnRequest ID");
     replace_string(LASSO_SAMLP2_REQUEST_ABSTRACT(request)->ID, id->c_str());
     replace_string(request->ProtocolBinding, LASSO_SAML2_METADATA_BINDING_POST);
@@ -458,6 +459,8 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
         return invalid("Assertion Issuer " + issuer + " differs from the Response Issuer " +
                        str(status_response->Issuer->content));
     if (!assertion->ID || !*assertion->ID) return invalid("assertion has no ID");
+    const auto issue_instant = assertion->IssueInstant ? parse_saml_time(assertion->IssueInstant) : std::nullopt;
+    if (!issue_instant) return invalid("assertion IssueInstant is missing or not a valid time");
 
     const std::int64_t skew = settings_.clock_skew;
     auto* conditions = assertion->Conditions;
@@ -498,6 +501,7 @@ Result<ValidatedAssertion> ServiceProvider::consume_response(std::string_view sa
     out.sp_name_qualifier = str(subject->NameID->SPNameQualifier);
     out.in_response_to = in_response_to;
     out.assertion_id = assertion->ID;
+    out.issue_instant = *issue_instant;
     out.not_on_or_after =
         std::max(*parse_saml_time(conditions->NotOnOrAfter), *parse_saml_time(scd->NotOnOrAfter)) + skew;
     auto* authn = LASSO_SAML2_AUTHN_STATEMENT(assertion->AuthnStatement->data);

@@ -60,6 +60,7 @@ struct ValidatedAssertion {
     std::string name_qualifier, sp_name_qualifier;  // of the NameID, as given (empty: absent)
     std::string in_response_to;
     std::string assertion_id;
+    std::int64_t issue_instant = 0;            // the Assertion's IssueInstant
     std::int64_t not_on_or_after = 0;          // when the assertion (and its replay-cache entry) expires
     std::int64_t session_not_on_or_after = 0;  // 0 when the IdP set no limit
     std::vector<SamlAttribute> attributes;
@@ -85,8 +86,10 @@ public:
     const std::string& metadata_xml() const noexcept { return metadata_xml_; }
     std::int64_t clock_skew() const noexcept { return settings_.clock_skew; }
 
-    // To `idp` (an entityID of idps()), or to the first IdP when it is empty.
-    Result<AuthnRequestMessage> build_authn_request(std::string_view relay_state, std::string_view idp = {});
+    // To `idp` (an entityID of idps()), or to the first IdP when it is empty. With `request_id`
+    // empty, a random ID; otherwise that one (an xs:ID the caller made, session/login_request.hpp).
+    Result<AuthnRequestMessage> build_authn_request(std::string_view relay_state, std::string_view idp = {},
+                                                    std::string_view request_id = {});
 
     // saml_response is the base64 SAMLResponse form field as posted to the ACS.
     Result<ValidatedAssertion> consume_response(std::string_view saml_response, std::int64_t now);

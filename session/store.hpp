@@ -11,7 +11,7 @@ namespace sso {
 
 enum class Table : std::uint8_t {
     sessions = 0,          // evictable (LRU) when memory runs out
-    pending_requests = 1,  // AuthnRequests we issued and not yet saw answered; evictable
+    pending_requests = 1,  // LogoutRequests we sent and not yet saw answered (AuthnRequests carry their own state)
     seen_assertions = 2,   // replay cache: never evicted before its expiry, whatever the pressure
     credentials = 3,       // recent LDAP Basic checks, keyed by a keyed hash; the first to go
     slo_index = 4,         // SAML sessions by (scope, IdP, NameID, SessionIndex) for IdP-initiated logout; evictable

@@ -251,8 +251,7 @@ class Stack:
         self.echo = Process([PYTHON, ECHO, "--listen", "127.0.0.1:%d" % self.upstream_port,
                              "--log", self.upstream_log], self.dir, "echo")
         self.procs.append(self.echo)
-        self.nginx = Process([NGINX, "-p", self.dir, "-c", self.path("nginx.conf"), "-e", self.path("error.log")],
-                             self.dir, "nginx", env=nginx_env(self.dir))
+        self.nginx = self.spawn_nginx()
         self.procs.append(self.nginx)
         self.idp = Process([PYTHON, self.idp_script, "serve"] + self.idp_slo_args + ["--listen", "127.0.0.1:%d" % self.idp_port,
                             "--entity-id", self.idp_entity_id, "--base-url", self.idp_base,
@@ -263,6 +262,31 @@ class Stack:
         self.echo.wait_ready(self.upstream_port)
         self.nginx.wait_ready(self.port)
         self.idp.wait_ready(self.idp_port)
+
+    def spawn_nginx(self):
+        return Process([NGINX, "-p", self.dir, "-c", self.path("nginx.conf"), "-e", self.path("error.log")],
+                       self.dir, "nginx", env=nginx_env(self.dir))
+
+    def restart_nginx(self, crash=False):
+        """Stops nginx and starts it again in the same directory: cleanly (SIGQUIT, the master
+        exits after its workers), or as a crash (SIGKILL to the master and its workers)."""
+        if crash:
+            workers = self.worker_pids()
+            os.kill(self.nginx.proc.pid, signal.SIGKILL)
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.nginx.proc.wait()
+            self.nginx.log.close()
+            wait_until(lambda: not port_open(self.port), "the killed workers to release the port")
+        else:
+            self.nginx.stop(signal.SIGQUIT)
+        i = self.procs.index(self.nginx)
+        self.nginx = self.spawn_nginx()
+        self.procs[i] = self.nginx
+        self.nginx.wait_ready(self.port)
 
     def stop(self):
         for p in reversed(self.procs):

@@ -1,8 +1,12 @@
 """IdP-initiated login (`sso_idp_initiated on`): an unsolicited Response signs the user in, once;
 RelayState leads back only to this site. Off by default (test_saml_security refuses it)."""
+import calendar
+import os
+import re
+import time
 import unittest
 
-from t.integration.harness import BROWSER, StackTest, session_cookie, upstream_headers
+from t.integration.harness import BROWSER, StackTest, decode_response, session_cookie, upstream_headers, wait_until
 
 
 class IdpInitiatedTest(StackTest):
@@ -47,6 +51,57 @@ class IdpInitiatedTest(StackTest):
 
     def test_browser_flow_still_starts_sp_initiated(self):
         self.assertTrue(self.stack.get("/app/", headers=BROWSER).header("Location").startswith(self.stack.idp_base))
+
+
+class ReplayAcrossRestartTest(StackTest):
+    """The embedded replay cache outlives a stop: the master saves it (sso_replay_state) and
+    the next start loads it. After a crash there is no file: the new cache refuses what was
+    issued before it started."""
+    STACK_ARGS = {"server_extra": "sso_idp_initiated on;"}
+
+    def replay_is_refused(self, a, reason):
+        s = self.stack
+        m = s.mark()
+        r = s.post_acs(a["SAMLResponse"], a["RelayState"])
+        self.assertRefused(r, 403, reason, m)
+
+    def test_clean_restart_keeps_the_replay_cache(self):
+        s = self.stack
+        a = s.unsolicited("alice")
+        self.assertEqual(s.post_acs(a["SAMLResponse"], a["RelayState"]).status, 303)
+        sp = s.idp_response(s.start_login("/app/"), "bob")
+        self.assertEqual(s.post_acs(sp["SAMLResponse"], sp["RelayState"]).status, 303)
+        before = len(s.error_log())
+        s.restart_nginx()
+        self.replay_is_refused(a, r"SAML response refused: assertion was already used \(replay\)")
+        self.replay_is_refused(sp, r"SAML response refused: InResponseTo \S+ names no AuthnRequest this SP has "
+                                   r"pending \(already answered\)")
+        log = s.error_log()[before:]
+        self.assertRegex(log, r"sso: replay cache saved to \"[^\"]*sso_replay.state\": [2-9]\d* entries")
+        self.assertRegex(log, r"sso: replay cache restored from \"[^\"]*sso_replay.state\": [2-9]\d* entries")
+        self.assertFalse(os.path.exists(s.path("sso_replay.state")), "the file is used once")
+        # what the restored cache does not know is accepted
+        b = s.unsolicited("bob")
+        self.assertEqual(s.post_acs(b["SAMLResponse"], b["RelayState"]).status, 303)
+        # and a reload keeps it all
+        s.reload(wait_for_old_workers=True)
+        self.replay_is_refused(b, r"SAML response refused: assertion was already used \(replay\)")
+
+    def test_crash_refuses_what_was_issued_before_the_new_start(self):
+        s = self.stack
+        a = s.unsolicited("alice")
+        self.assertEqual(s.post_acs(a["SAMLResponse"], a["RelayState"]).status, 303)
+        issued = re.search(r'<(?:saml:)?Assertion[^>]* IssueInstant="([^"]+)"', decode_response(a["SAMLResponse"]))
+        issued = calendar.timegm(time.strptime(issued.group(1)[:19], "%Y-%m-%dT%H:%M:%S"))
+        # the new start must fall in a later second than the assertion (whole seconds)
+        wait_until(lambda: time.time() >= issued + 1, "the next second")
+        before = len(s.error_log())
+        s.restart_nginx(crash=True)
+        self.assertIn("no replay state", s.error_log()[before:])
+        self.replay_is_refused(a, r"SAML response refused: assertion issued at \S+, before the replay cache started "
+                                  r"empty at \S+ .*: it may have been used already")
+        b = s.unsolicited("bob")
+        self.assertEqual(s.post_acs(b["SAMLResponse"], b["RelayState"]).status, 303)
 
 
 if __name__ == "__main__":

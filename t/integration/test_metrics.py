@@ -71,8 +71,8 @@ class MetricsTest(LdapStackTest):
             self.assertEqual(s.post_acs(a["SAMLResponse"], a["RelayState"]).status, 403)
         self.assertEqual(self.changes(refused_response), {("sso_login_failures_total", "saml_response"): 1})
 
-        # An answer to our request can be used once: its pending record is taken at the first
-        # use, so a second is refused before the replay cache (a refused response).
+        # An answer to our request can be used once: its AuthnRequest ID is admitted once, so a
+        # second is refused before its assertion is looked at (a refused response).
         a = s.idp_response(s.start_login("/app/"), "alice")
         self.assertEqual(s.post_acs(a["SAMLResponse"], a["RelayState"]).status, 303)
 
@@ -80,7 +80,7 @@ class MetricsTest(LdapStackTest):
             self.assertEqual(s.post_acs(a["SAMLResponse"], a["RelayState"]).status, 403)
         self.assertEqual(self.changes(answered_twice), {("sso_login_failures_total", "saml_response"): 1})
 
-        # An unsolicited Response has no pending record: the replay cache refuses it.
+        # An unsolicited Response names no AuthnRequest: the assertion's replay entry refuses it.
         u = s.unsolicited("alice")
         self.assertEqual(s.post_acs(u["SAMLResponse"], u.get("RelayState")).status, 303)
 

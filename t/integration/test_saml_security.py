@@ -935,9 +935,39 @@ class ContextTest(SecurityTest):
         self.refuse_knobs(r"SAML response refused: InResponseTo _bogus names no AuthnRequest this SP has pending",
                           in_response_to="_bogus")
 
+    def request_id(self, location):
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+        xml = zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15)
+        return minidom.parseString(xml).documentElement.getAttribute("ID")
+
+    def test_in_response_to_of_our_shape_with_a_forged_mac(self):
+        # An AuthnRequest ID proves itself (nothing is stored when a login starts): one made up
+        # in its shape, or altered in its MAC, is refused.
+        s = self.stack
+        location = s.start_login("/app/")
+        real = self.request_id(location)
+        forged = real[:-6] + ("AAAAAA" if real[-6:] != "AAAAAA" else "BBBBBB")
+        a = s.idp_response(location, "alice", in_response_to=forged)
+        mark = s.mark()
+        r = s.post_acs(a["SAMLResponse"], a["RelayState"])
+        self.assertRefused(r, 403, r"SAML response refused: RelayState does not belong to the AuthnRequest named "
+                                   r"by InResponseTo \(altered, or the ID was not made with this SP's key\)", mark)
+
+    def test_return_address_is_carried_in_the_relay_state_under_the_mac(self):
+        s = self.stack
+        location = s.start_login("/app/deep?x=1")
+        a = s.idp_response(location, "alice")
+        self.assertTrue(a["RelayState"].endswith("/app/deep?x=1"), a["RelayState"])
+        # another same-origin address in its place breaks the MAC
+        mark = s.mark()
+        r = s.post_acs(a["SAMLResponse"], a["RelayState"].replace("/app/deep?x=1", "/app/other"))
+        self.assertRefused(r, 403, r"RelayState does not belong to the AuthnRequest", mark)
+        r = s.post_acs(a["SAMLResponse"], a["RelayState"])
+        self.assertEqual((r.status, r.header("Location")), (303, "/app/deep?x=1"))
+
     def test_authn_request_ids_are_unique(self):
-        # InResponseTo is the key of the pending request: two logins sharing an AuthnRequest ID
-        # share (and overwrite) one pending entry. Enough logins to reach both workers.
+        # An AuthnRequest ID is answered once (the replay cache): two logins sharing one could not
+        # both finish. Enough logins to reach both workers.
         ids = []
         for _ in range(40):
             q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.stack.start_login("/app/")).query)
@@ -955,8 +985,9 @@ class ContextTest(SecurityTest):
                                    r"IdP-initiated login is off, client: ", mark)
 
     def test_relay_state_tampered(self):
-        reason = (r"SAML response refused: RelayState does not belong to the AuthnRequest named by InResponseTo, "
-                  r"client: ")
+        # the return address travels in the RelayState under the ID's MAC: changing it breaks the MAC
+        reason = (r"SAML response refused: RelayState does not belong to the AuthnRequest named by InResponseTo"
+                  r"( \(altered, or the ID was not made with this SP's key\))?, client: ")
         for name, tamper in (("changed", lambda rs: rs[:-1] + ("A" if rs[-1] != "A" else "B")),
                              # accepted whenever both logins got the same AuthnRequest ID
                              # (see test_authn_request_ids_are_unique)

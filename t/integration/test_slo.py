@@ -10,7 +10,7 @@ import re
 import unittest
 import urllib.parse
 
-from t.integration.harness import BROWSER, Stack, StackTest, request, session_cookie, wait_until
+from t.integration.harness import BROWSER, DEFAULT_LOCATIONS, Stack, StackTest, request, session_cookie, wait_until
 from t.integration.redis_server import RedisServer
 
 JSON = {"Accept": "application/json"}
@@ -368,6 +368,30 @@ class RedirectSloTest(SloMixin, StackTest):
         s = self.stack
         mark = s.mark()
         self.assertRefused(s.get("/sso/slo?foo=1"), 400, "the query must carry one SAMLRequest or SAMLResponse", mark)
+
+
+class AnonymousTrafficTest(SloMixin, StackTest):
+    """Anonymous requests to a protected location store nothing, so they cannot push the SLO
+    index out of a small zone: the IdP can still end every session."""
+    STACK_ARGS = {"idp_slo": "redirect", "http_extra": "sso_zone small:64k;",
+                  "locations": DEFAULT_LOCATIONS + "location = /sso-status { sso_status; }\n"}
+
+    def entries(self):
+        return self.stack.get("/sso-status").json()["zones"]["sessions"]["entries"]
+
+    def test_a_flood_of_redirects_keeps_the_logout_index(self):
+        s = self.stack
+        alice, _ = self.sign_in("alice")
+        before = self.entries()
+        self.assertGreaterEqual(before["slo_index"], 1)
+        for _ in range(600):  # far more than a 64k zone holds of pending requests
+            self.assertEqual(s.get("/app/", BROWSER).status, 302)
+        self.assertEqual(self.entries(), before)
+        mark = s.mark()
+        r = self.deliver(self.initiate("alice", binding="redirect"))
+        self.assertEqual(r.status, 302, r.text())
+        self.assertRegex(s.sso_lines_since(mark)[0], 'session of NameID "alice@example.org" ended by the IdP')
+        self.assertFalse(self.signed_in(alice))
 
 
 class PostSloTest(SloMixin, StackTest):
