@@ -54,11 +54,13 @@ OVERSIZE = 32000
 SOCKET_TIMEOUT = 30.0
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml"
+FORM = "application/x-www-form-urlencoded"
 
 # name: (method, path, extra headers, expected status, connection closed after the answer)
 # The ACS and SLO read a chunked body (no Content-Length to refuse it by), then reject it.
 CASES = {
-    "acs_oversize_413": ("POST", "/sso/acs", {}, 413, True),
+    "acs_oversize_413": ("POST", "/sso/acs", {"Content-Type": FORM}, 413, True),
+    "acs_not_a_form_415": ("POST", "/sso/acs", {"Content-Type": "application/json"}, 415, False),
     "slo_oversize_413": ("POST", "/sso/slo", {}, 413, True),
     "ldap_without_directory_404": ("POST", "/sso/ldap", {}, 404, False),
     "unknown_endpoint_action_404": ("POST", "/sso/no-such-action", {}, 404, False),
