@@ -198,7 +198,10 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
             break;
     }
     ctx->phase = Phase::waiting;
-    load_session(r, ctx, after_session);
+    if (ctx->authenticated)
+        after_session(r);  // the identity decided before an internal redirect
+    else
+        load_session(r, ctx, after_session);
     if (ctx->phase == Phase::done) return conclude(r, ctx);
     ctx->async = 1;
     return NGX_AGAIN;

@@ -66,6 +66,11 @@ static_assert(std::is_trivially_destructible_v<RequestCtx>);
 
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;  // created on first use; null if out of memory
 
+// The request's context if it has one, without making one: after an internal redirect (index,
+// try_files, error_page, rewrite ... last, a named location), which empties r->ctx, a fresh
+// one that carries the identity decided before it (module/request_ctx.cpp). Null otherwise.
+RequestCtx* existing_request_ctx(ngx_http_request_t* r) noexcept;
+
 // Fills ctx->identity from a session read in place; `session` must point into memory that
 // lives as long as the request (the pool). False if out of memory.
 bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& session, ngx_str_t separator) noexcept;
