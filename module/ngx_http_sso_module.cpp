@@ -488,6 +488,7 @@ char* load_from_url(ngx_conf_t* cf, SrvConf* c, ServerRuntime* rt, SpSettings s,
     status.loaded_from = "url";
     if (load.ok()) {
         status.last_success = now;
+        status.confirmed_at = now;
     } else {
         MetadataLoad cached = load_cached_metadata(config, now);
         if (!cached.ok()) return conf_error(cf, "\"sso_idp_metadata_url\": " + load.error + ", and " + cached.error);

@@ -67,6 +67,7 @@ json_t* metadata_json(const MetadataSource& source) {
         json_object_set_new(o, "last_fetch", time_or_null(m.last_fetch));
         json_object_set_new(o, "last_fetch_result", text(m.last_fetch_result));
         json_object_set_new(o, "last_success", time_or_null(m.last_success));
+        json_object_set_new(o, "confirmed_at", time_or_null(m.confirmed_at));
         json_object_set_new(o, "next_refresh", time_or_null(m.next_refresh));
     }
     return o;
