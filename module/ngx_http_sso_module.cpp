@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "module/access_rules.hpp"
+#include "module/certificate_watch.hpp"
 #include "module/conf_util.hpp"
 #include "module/counters.hpp"
 #include "module/handlers.hpp"
@@ -769,6 +770,7 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     if (!mcf || !mcf->metadata_sources) return NGX_OK;
     auto** sources = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
     for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) sources[i]->start(cycle, mcf->thread_pool);
+    start_certificate_watch(cycle, mcf);
     return NGX_OK;
 }
 
