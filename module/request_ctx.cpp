@@ -38,13 +38,17 @@ RequestCtx* new_ctx(ngx_http_request_t* r, KeptCtx* kept) noexcept {
         c->handler = kept_ctx_marker;
         kept = static_cast<KeptCtx*>(c->data);
         kept->r = r;
-    } else if (const RequestCtx* before = kept->ctx; before->decision == NGX_OK && before->authenticated) {
-        // Only the identity carries over, as if the new location had read it from a session:
-        // its access phase applies its own sso_idp and sso_require and adds its own headers
-        // (the identity's values live in the request pool).
-        ctx->identity = before->identity;
-        ctx->authenticated = 1;
-        ctx->decision = NGX_OK;
+    } else {
+        const RequestCtx* before = kept->ctx;
+        ctx->sent_cookies = before->sent_cookies;  // the session cookie, if ours were removed already
+        if (before->decision == NGX_OK && before->authenticated) {
+            // Only the identity carries over, as if the new location had read it from a session:
+            // its access phase applies its own sso_idp and sso_require and adds its own headers
+            // (the identity's values live in the request pool).
+            ctx->identity = before->identity;
+            ctx->authenticated = 1;
+            ctx->decision = NGX_OK;
+        }
     }
     kept->ctx = ctx;
     ngx_http_set_ctx(r, ctx, ngx_http_sso_module);

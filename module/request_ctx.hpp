@@ -58,6 +58,9 @@ struct RequestCtx {
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)
+    // the Cookie values the client sent (ngx_str_t), kept when ours were removed from the request
+    // (module/upstream_cookies.hpp): what request_cookie() reads after that, internal redirects too
+    ngx_array_t* sent_cookies;
     // the store operation in flight (module/flows.hpp, with_store)
     StoreCallback store_cb;
     bool* store_answered_now;  // while the call that issues it runs: set when it is answered then

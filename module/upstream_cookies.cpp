@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "module/http_util.hpp"
+#include "module/request_ctx.hpp"
 #include "module/sso_conf.hpp"
 #include "session/cookie.hpp"
 
@@ -61,6 +62,7 @@ ngx_int_t strip_own_cookies(ngx_http_request_t* r) noexcept {
         // Every Cookie header, in order, with its value for the upstream; nothing to do when
         // none names a cookie of ours (the common case: no allocation beyond this).
         std::vector<ngx_table_elt_t> cookies;
+        std::vector<const ngx_table_elt_t*> originals;
         bool changed = false;
         for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
             auto* h = static_cast<ngx_table_elt_t*>(part->elts);
@@ -68,6 +70,7 @@ ngx_int_t strip_own_cookies(ngx_http_request_t* r) noexcept {
                 if (!is_cookie(sv(h[i].key))) continue;
                 if (csrf.empty()) names[1] = csrf = session + "_csrf";  // the form's token (ldap_form.cpp)
                 cookies.push_back(h[i]);
+                originals.push_back(&h[i]);
                 auto rest = without_cookies(sv(h[i].value), names);
                 if (!rest) continue;
                 changed = true;
@@ -76,6 +79,19 @@ ngx_int_t strip_own_cookies(ngx_http_request_t* r) noexcept {
             }
         }
         if (!changed) return NGX_OK;
+        // The module itself may still need the session cookie after this (an internal redirect
+        // to a location with sso on, a subrequest to sso_auth_request): keep what was sent.
+        RequestCtx* ctx = request_ctx(r);
+        if (!ctx) return NGX_ERROR;
+        if (!ctx->sent_cookies) {
+            ctx->sent_cookies = ngx_array_create(r->pool, cookies.size(), sizeof(ngx_str_t));
+            if (!ctx->sent_cookies) return NGX_ERROR;
+            for (const ngx_table_elt_t* h : originals) {
+                auto* v = static_cast<ngx_str_t*>(ngx_array_push(ctx->sent_cookies));
+                if (!v) return NGX_ERROR;
+                *v = h->value;
+            }
+        }
         if (remove_request_headers(r, is_cookie) != NGX_OK) return NGX_ERROR;
         for (const ngx_table_elt_t& c : cookies) {
             if (!c.value.len) continue;

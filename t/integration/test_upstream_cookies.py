@@ -25,6 +25,21 @@ LOCATIONS = """
         location /public/ {
             proxy_pass http://127.0.0.1:%(upstream)d;
         }
+        # a public location that hands over to protected ones: the module still reads the
+        # session cookie it removed from the request
+        location /front/ { try_files /nonexistent @app; }
+        location @app {
+            sso on;
+            sso_identity_headers on;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
+        location = /_auth { internal; sso_auth_request; }
+        location /guarded/ {
+            auth_request /_auth;
+            auth_request_set $who $sso_user;
+            proxy_set_header X-Remote-User $who;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
 """
 
 
@@ -64,6 +79,16 @@ class UpstreamCookieTest(StackTest):
 
     def test_public_location_of_the_server_does_not_get_it_either(self):
         h = self.get("/public/", "%s; a=1" % self.cookie)
+        self.assertEqual(h.get("cookie"), ["a=1"])
+
+    def test_a_public_location_handing_over_to_a_protected_one(self):
+        h = self.get("/front/x", "a=1; %s" % self.cookie)
+        self.assertEqual(h.get("x-sso-user"), ["alice@example.org"])
+        self.assertEqual(h.get("cookie"), ["a=1"])
+
+    def test_auth_request_in_the_same_server_sees_the_session(self):
+        h = self.get("/guarded/x", "%s; a=1" % self.cookie)
+        self.assertEqual(h.get("x-remote-user"), ["alice@example.org"])
         self.assertEqual(h.get("cookie"), ["a=1"])
 
     def test_sso_pass_session_cookie_on_keeps_it(self):
