@@ -6,6 +6,7 @@
 #include "module/idp_chooser.hpp"
 #include "module/http_util.hpp"
 #include "module/ldap_flow.hpp"
+#include "module/upstream_cookies.hpp"
 #include "session/form.hpp"
 #include "session/return_target.hpp"
 
@@ -164,6 +165,7 @@ ngx_int_t conclude(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
             if (loc_conf(r)->identity_headers && !add_identity_headers(r, ctx->identity))
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             if (!add_jwt_header(r, ctx)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (strip_own_cookies(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             ctx->headers_set = 1;
         }
         return NGX_OK;
@@ -186,7 +188,10 @@ ngx_int_t post_read_handler(ngx_http_request_t* r) noexcept {
 ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     LocConf* lcf = loc_conf(r);
     if (strip_jwt_header(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;  // also where sso is off
-    if (!lcf->enable || lcf->endpoint) return NGX_DECLINED;
+    if (lcf->endpoint) return NGX_DECLINED;
+    if (!lcf->enable)
+        return server_issues_cookies(r) && strip_own_cookies(r) != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                                                          : NGX_DECLINED;
     RequestCtx* ctx = request_ctx(r);
     if (!ctx) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     switch (ctx->phase) {
@@ -198,7 +203,10 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
             break;
     }
     ctx->phase = Phase::waiting;
-    load_session(r, ctx, after_session);
+    if (ctx->authenticated)
+        after_session(r);  // the identity decided before an internal redirect
+    else
+        load_session(r, ctx, after_session);
     if (ctx->phase == Phase::done) return conclude(r, ctx);
     ctx->async = 1;
     return NGX_AGAIN;

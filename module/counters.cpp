@@ -6,6 +6,7 @@
 #include <string>
 
 #include "module/http_util.hpp"
+#include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
 
@@ -72,6 +73,43 @@ void source_gauges(std::string& out, const MainConf* mcf) {
         success;
 }
 
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string label_value(std::string_view s) {
+    std::string out;
+    for (const char c : s) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+// Seconds until each certificate of each server expires (negative once it has), so that an
+// alert fires well before an IdP's signing certificate, or ours, stops sign-ins.
+void certificate_gauges(std::string& out, const MainConf* mcf) {
+    if (!mcf->metadata_sources) return;
+    const std::int64_t now = ngx_time();
+    std::string samples;
+    auto* const* list = static_cast<MetadataSource* const*>(mcf->metadata_sources->elts);
+    for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) {
+        const ServiceProvider* sp = list[i]->runtime()->sp.get();
+        if (!sp) continue;
+        for (const CertificateExpiry& c : sp->certificates())
+            samples += "sso_certificate_expiry_seconds{server=\"" + label_value(sp->entity_id()) + "\",idp=\"" +
+                       label_value(c.idp) + "\",use=\"" + c.use + "\",subject=\"" + label_value(c.subject) +
+                       "\",serial=\"" + c.serial + "\"} " + std::to_string(c.not_after - now) + "\n";
+    }
+    if (samples.empty()) return;
+    out +=
+        "# HELP sso_certificate_expiry_seconds Seconds until the certificate expires (negative: expired); idp is "
+        "empty for our own.\n"
+        "# TYPE sso_certificate_expiry_seconds gauge\n" +
+        samples;
+}
+
 std::string prometheus_text(const MainConf* mcf) {
     const CounterValues v = read_counters(mcf->counters_zone);
     std::string out;
@@ -101,6 +139,7 @@ std::string prometheus_text(const MainConf* mcf) {
               replay.entries[static_cast<int>(Table::seen_assertions)]);
     }
     source_gauges(out, mcf);
+    certificate_gauges(out, mcf);
     return out;
 }
 

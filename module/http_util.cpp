@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "module/request_ctx.hpp"
 #include "session/cookie.hpp"
 
 namespace sso::ngx {
@@ -84,6 +85,14 @@ std::optional<std::string_view> request_header(ngx_http_request_t* r, std::strin
 }
 
 std::optional<std::string_view> request_cookie(ngx_http_request_t* r, std::string_view name) noexcept {
+    // Ours were removed from the request (they do not go upstream): what the client sent. A
+    // subrequest reads its main request's.
+    if (const RequestCtx* main = existing_request_ctx(r->main); main && main->sent_cookies) {
+        const auto* sent = static_cast<const ngx_str_t*>(main->sent_cookies->elts);
+        for (ngx_uint_t i = 0; i < main->sent_cookies->nelts; ++i)
+            if (auto v = find_cookie(sv(sent[i]), name)) return v;
+        return std::nullopt;
+    }
     auto** headers = static_cast<ngx_table_elt_t**>(r->headers_in.cookies.elts);
     for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; ++i)
         if (auto v = find_cookie(sv(headers[i]->value), name)) return v;

@@ -92,7 +92,7 @@ const ngx_str_t* request_token(ngx_http_request_t* r, RequestCtx* ctx) noexcept 
 }
 
 ngx_int_t jwt_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) noexcept {
-    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    RequestCtx* ctx = existing_request_ctx(r);
     const ngx_str_t* token = request_token(r, ctx);
     if (!token) {
         v->not_found = 1;

@@ -64,7 +64,7 @@ const ngx_str_t& field(const Identity& id, std::size_t offset) noexcept {
 }
 
 ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t offset) noexcept {
-    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    const RequestCtx* ctx = existing_request_ctx(r);
     if (!ctx || !ctx->authenticated) {
         v->not_found = 1;
         return NGX_OK;
@@ -82,7 +82,7 @@ ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v,
 ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) noexcept {
     auto* var_name = reinterpret_cast<ngx_str_t*>(data);
     constexpr std::string_view prefix = "sso_attr_";
-    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
+    const RequestCtx* ctx = existing_request_ctx(r);
     v->not_found = 1;
     if (!ctx || !ctx->authenticated || var_name->len <= prefix.size()) return NGX_OK;
     const std::string_view want = sv(*var_name).substr(prefix.size());
@@ -109,15 +109,6 @@ ngx_int_t attribute_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
 }
 
 }  // namespace
-
-RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
-    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_sso_module));
-    if (ctx) return ctx;
-    ctx = static_cast<RequestCtx*>(ngx_pcalloc(r->pool, sizeof(RequestCtx)));
-    if (!ctx) return nullptr;
-    ngx_http_set_ctx(r, ctx, ngx_http_sso_module);
-    return ctx;
-}
 
 bool set_identity(ngx_http_request_t* r, RequestCtx* ctx, const SessionView& session, ngx_str_t sep) noexcept {
     Identity& id = ctx->identity;

@@ -136,6 +136,9 @@ void MetadataSource::finish(Job& job) noexcept {
     if (!r.warning.empty()) ngx_log_error(NGX_LOG_WARN, timer_.log, 0, "sso: IdP metadata: %s", r.warning.c_str());
     status_.last_success = now;
     status_.last_fetch_result = r.unchanged ? "unchanged" : "ok";
+    // The document in use, new or not, is now the URL's: a copy from the cache is confirmed.
+    status_.loaded_from = "url";
+    status_.confirmed_at = now;
     info_ = r.info;
     status_.valid_until = info_.valid_until;
     if (!r.unchanged) {
@@ -143,7 +146,6 @@ void MetadataSource::finish(Job& job) noexcept {
         rt_->sp = std::move(r.sp);
         current_ = std::move(r.xml);
         status_.entity_id = info_.entity_id;
-        status_.loaded_from = "url";
         status_.loaded_at = now;
         status_.signature_verified = info_.signature_verified;
         ngx_log_error(NGX_LOG_NOTICE, timer_.log, 0, "sso: IdP metadata of \"%s\" refreshed from \"%s\"",

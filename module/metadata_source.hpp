@@ -21,7 +21,9 @@ struct MetadataStatus {
     std::string origin;    // "file" or "url"
     std::string location;  // the file or the URL
     std::string entity_id;
-    std::string loaded_from;  // "file", "url" or "cache" (the copy a previous fetch left)
+    // where the document in use was last confirmed: "file", "url" (fetched, or fetched again and
+    // found unchanged) or "cache" (the copy a previous fetch left, while the URL has not answered)
+    std::string loaded_from;
     std::int64_t loaded_at = 0;
     std::optional<std::int64_t> valid_until;
     bool signature_verified = false;
@@ -32,6 +34,7 @@ struct MetadataStatus {
     std::int64_t last_fetch = 0;    // when the last attempt ended
     std::string last_fetch_result;  // "ok", "unchanged" or why it failed
     std::int64_t last_success = 0;
+    std::int64_t confirmed_at = 0;  // when the URL last served the document in use (0: not since the start)
     std::int64_t next_refresh = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "module/access_rules.hpp"
+#include "module/certificate_watch.hpp"
 #include "module/conf_position.hpp"
 #include "module/conf_util.hpp"
 #include "module/counters.hpp"
@@ -277,6 +278,7 @@ ngx_command_t kCommands[] = {
     {ngx_string("sso_non_browser"), kLoc | NGX_CONF_TAKE1, set_enum, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, non_browser), kNonBrowser},
     {ngx_string("sso_identity_headers"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(identity_headers)},
+    {ngx_string("sso_pass_session_cookie"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, LOC_OFF(pass_session_cookie)},
     {ngx_string("sso_groups_separator"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot, LOC_OFF(groups_separator)},
     {ngx_string("sso_jwt_header"), kLoc | NGX_CONF_TAKE1, set_jwt_header, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("sso_jwt_key"), kLoc | NGX_CONF_TAKE2, set_jwt_key, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
@@ -532,6 +534,7 @@ char* load_from_url(ngx_conf_t* cf, SrvConf* c, ServerRuntime* rt, SpSettings s,
     status.loaded_from = "url";
     if (load.ok()) {
         status.last_success = now;
+        status.confirmed_at = now;
     } else {
         MetadataLoad cached = load_cached_metadata(config, now);
         if (!cached.ok()) return conf_error(cf, "\"sso_idp_metadata_url\": " + load.error + ", and " + cached.error);
@@ -726,6 +729,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     c->endpoint = NGX_CONF_UNSET;
     c->non_browser = NGX_CONF_UNSET_UINT;
     c->identity_headers = NGX_CONF_UNSET;
+    c->pass_session_cookie = NGX_CONF_UNSET;
     c->login = NGX_CONF_UNSET_UINT;
     c->ldap_basic = NGX_CONF_UNSET;
     c->require = static_cast<AccessRules*>(NGX_CONF_UNSET_PTR);
@@ -759,6 +763,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     if (c->endpoint == NGX_CONF_UNSET) c->endpoint = 0;  // never inherited: one location serves it
     ngx_conf_merge_uint_value(c->non_browser, prev->non_browser, non_browser_401);
     ngx_conf_merge_value(c->identity_headers, prev->identity_headers, 0);
+    ngx_conf_merge_value(c->pass_session_cookie, prev->pass_session_cookie, 0);
     ngx_conf_merge_str_value(c->groups_separator, prev->groups_separator, ",");
     ngx_conf_merge_str_value(c->ldap_name, prev->ldap_name, "off");
     ngx_conf_merge_uint_value(c->login, prev->login, login_auto);
@@ -819,6 +824,7 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     if (!mcf || !mcf->metadata_sources) return NGX_OK;
     auto** sources = static_cast<MetadataSource**>(mcf->metadata_sources->elts);
     for (ngx_uint_t i = 0; i < mcf->metadata_sources->nelts; ++i) sources[i]->start(cycle, mcf->thread_pool);
+    start_certificate_watch(cycle, mcf);
     return NGX_OK;
 }
 

@@ -62,6 +62,9 @@ struct RequestCtx {
     StepDone next;             // the step in flight continues here (one at a time per request)
     struct LdapJob* ldap_job;  // a directory check of this request (module/ldap_flow.hpp)
     ngx_str_t jwt;             // the signed identity token, made on first use (module/identity_token.hpp)
+    // the Cookie values the client sent (ngx_str_t), kept when ours were removed from the request
+    // (module/upstream_cookies.hpp): what request_cookie() reads after that, internal redirects too
+    ngx_array_t* sent_cookies;
 
     // the sessions of one NameID (module/slo.cpp): the key of their set, the set once taken
     // and the offset of the next member in it, and how many of them the LogoutRequest ended
@@ -76,6 +79,11 @@ struct RequestCtx {
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;  // created on first use; null if out of memory
+
+// The request's context if it has one, without making one: after an internal redirect (index,
+// try_files, error_page, rewrite ... last, a named location), which empties r->ctx, a fresh
+// one that carries the identity decided before it (module/request_ctx.cpp). Null otherwise.
+RequestCtx* existing_request_ctx(ngx_http_request_t* r) noexcept;
 
 // Fills ctx->identity from a session read in place; `session` must point into memory that
 // lives as long as the request (the pool). False if out of memory.

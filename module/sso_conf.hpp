@@ -162,6 +162,7 @@ struct LocConf {
     ngx_flag_t endpoint;
     ngx_uint_t non_browser;
     ngx_flag_t identity_headers;
+    ngx_flag_t pass_session_cookie;  // sso_pass_session_cookie: our cookies go upstream too
     ngx_str_t groups_separator;
     ngx_str_t ldap_name;               // sso_ldap NAME | off
     const LdapDirectoryConf* ldap;     // resolved at merge; null: no password sign-in here

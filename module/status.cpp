@@ -62,11 +62,21 @@ json_t* metadata_json(const MetadataSource& source) {
     json_object_set_new(o, "signature_verified", json_boolean(m.signature_verified));
     json_object_set_new(o, "signer", m.signer.empty() ? json_null() : text(m.signer));
     json_object_set_new(o, "expired", json_boolean(m.expired));
+    // Ours and the IdPs', read when the metadata loaded (none while expired metadata keeps SAML off).
+    json_t* certificates = json_array();
+    if (const ServiceProvider* sp = source.runtime()->sp.get())
+        for (const CertificateExpiry& c : sp->certificates())
+            json_array_append_new(
+                certificates, json_pack("{s:o, s:o, s:o, s:o, s:o}", "idp", c.idp.empty() ? json_null() : text(c.idp),
+                                        "use", text(c.use), "subject", text(c.subject), "serial", text(c.serial),
+                                        "not_after", time_or_null(c.not_after)));
+    json_object_set_new(o, "certificates", certificates);
     if (m.origin == "url") {
         json_object_set_new(o, "cache_file", text(m.cache_file));
         json_object_set_new(o, "last_fetch", time_or_null(m.last_fetch));
         json_object_set_new(o, "last_fetch_result", text(m.last_fetch_result));
         json_object_set_new(o, "last_success", time_or_null(m.last_success));
+        json_object_set_new(o, "confirmed_at", time_or_null(m.confirmed_at));
         json_object_set_new(o, "next_refresh", time_or_null(m.next_refresh));
     }
     return o;

@@ -296,6 +296,18 @@ Result<std::unique_ptr<ServiceProvider>> ServiceProvider::create(const SpSetting
     std::unique_ptr<ServiceProvider> sp(
         new ServiceProvider(s, std::move(metadata.value()), std::move(idps), std::move(lasso)));
     sp->logouts_ = std::move(logouts);
+    const bool separate_encryption = !s.encryption_cert_pem.empty();
+    if (auto c = pem_certificate_expiry(s.cert_pem)) {
+        c->use = separate_encryption ? "signing" : "both";
+        sp->certificates_.push_back(std::move(*c));
+    }
+    if (auto c = separate_encryption ? pem_certificate_expiry(s.encryption_cert_pem) : std::nullopt) {
+        c->use = "encryption";
+        sp->certificates_.push_back(std::move(*c));
+    }
+    for (const IdpEntity& entity : entities.value())
+        for (CertificateExpiry& c : idp_certificates(entity.entity_id, entity.xml))
+            sp->certificates_.push_back(std::move(c));
     // Build one request to each IdP now, so metadata without a usable SSO endpoint fails at nginx -t.
     for (const IdpSummary& idp : sp->idps()) {
         auto probe = sp->build_authn_request("config-check", idp.entity_id);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "saml/certificates.hpp"
 #include "saml/result.hpp"
 
 namespace sso {
@@ -85,6 +86,8 @@ public:
     bool knows_idp(std::string_view entity_id) const noexcept;
     const std::string& metadata_xml() const noexcept { return metadata_xml_; }
     std::int64_t clock_skew() const noexcept { return settings_.clock_skew; }
+    // Our certificates, then each IdP's (signing and encryption), with their expiry: read once here.
+    const std::vector<CertificateExpiry>& certificates() const noexcept { return certificates_; }
 
     // To `idp` (an entityID of idps()), or to the first IdP when it is empty. With `request_id`
     // empty, a random ID; otherwise that one (an xs:ID the caller made, session/login_request.hpp).
@@ -108,6 +111,7 @@ private:
     std::vector<IdpSummary> idps_;
     std::unique_ptr<Lasso> lasso_;
     std::vector<std::unique_ptr<LogoutService>> logouts_;  // one per IdP, in the order of idps_
+    std::vector<CertificateExpiry> certificates_;
 };
 
 }  // namespace sso

@@ -175,6 +175,35 @@ std::optional<std::string_view> find_cookie(std::string_view header, std::string
     return std::nullopt;
 }
 
+std::optional<std::string> without_cookies(std::string_view header, std::span<const std::string_view> names) {
+    const auto named = [&](std::string_view segment) noexcept {
+        const std::size_t eq = segment.find('=');
+        if (eq == std::string_view::npos) return false;
+        const std::string_view name = trim_ows(segment.substr(0, eq));
+        for (const std::string_view n : names)
+            if (!n.empty() && n == name) return true;
+        return false;
+    };
+    bool found = false;
+    for (std::string_view rest = header; !rest.empty() && !found;) {
+        const std::size_t semi = rest.find(';');
+        found = named(rest.substr(0, semi));
+        rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    }
+    if (!found) return std::nullopt;
+    std::string out;
+    out.reserve(header.size());
+    for (std::string_view rest = header; !rest.empty();) {
+        const std::size_t semi = rest.find(';');
+        const std::string_view segment = trim_ows(rest.substr(0, semi));
+        rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+        if (segment.empty() || named(segment)) continue;
+        if (!out.empty()) out += "; ";
+        out += segment;
+    }
+    return out;
+}
+
 const char* cookie_options_error(const CookieOptions& o) noexcept {
     if (o.name.empty()) {
         return "cookie name is empty";

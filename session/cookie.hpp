@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,14 @@ namespace sso {
 // Segments without '=' and other junk are skipped, never fatal. The result
 // borrows from `cookie_header`. nullopt when absent or when `name` is empty.
 std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) noexcept;
+
+// A Cookie request header without the cookies called one of `names` (exact, case-sensitive,
+// as find_cookie reads them): what goes on to an upstream that must not see them. nullopt when
+// the header has none of them (leave it as it is). Otherwise the other segments keep their order
+// and their bytes (only the spaces around each are trimmed, segments without '=' are kept, empty
+// ones dropped), joined with "; "; an empty string when nothing is left (remove the header).
+// May throw std::bad_alloc.
+std::optional<std::string> without_cookies(std::string_view cookie_header, std::span<const std::string_view> names);
 
 struct CookieOptions {
     std::string name;

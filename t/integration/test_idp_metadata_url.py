@@ -257,8 +257,21 @@ class RestartTest(UrlTestCase):
         self.assertRegex(self.log_since(m), r"\"sso_idp_metadata_url\": cannot fetch \"[^\"]+\": HTTP status 500; "
                                             r"using the cached copy \"[^\"]+\"")
         self.assertTrue(s.login_works())
-        self.assertEqual(s.status()["loaded_from"], "cache")
+        st = s.status()
+        self.assertEqual(st["loaded_from"], "cache")
+        self.assertIsNone(st["confirmed_at"])
+        # The URL answers again with the same document: the copy in use is the URL's now, in
+        # every worker (each confirms it at its own fetch).
         s.set_mode("ok")
+
+        def confirmed():
+            return [s.status() for _ in range(6)]
+        wait_until(lambda: all(x["loaded_from"] == "url" and x["last_fetch_result"] == "unchanged"
+                               for x in confirmed()), "the cached copy confirmed by the URL")
+        st = s.status()
+        self.assertIsNotNone(st["confirmed_at"])
+        self.assertEqual(st["confirmed_at"], st["last_success"])
+        self.assertTrue(s.login_works())
 
 
 class ExpiryTest(UrlTestCase):

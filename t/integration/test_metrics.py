@@ -17,7 +17,15 @@ LOCATIONS = DEFAULT_LOCATIONS + """
         }
 """
 
-SAMPLE = re.compile(r'^(sso_[a-z_]+)(\{([a-z_]+)="([^"]*)"\})? (\d+)$')
+SAMPLE = re.compile(r'^(sso_[a-z_]+)(\{(.*)\})? (-?\d+)$')
+LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)",?')
+
+
+class LabelSet(dict):
+    """The labels of a sample with several, usable as (part of) a dict key."""
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
 
 
 def parse_metrics(text):
@@ -33,7 +41,11 @@ def parse_metrics(text):
         m = SAMPLE.match(line)
         assert m, "not a Prometheus sample line: %r" % line
         assert m.group(1) in families, "sample before its TYPE line: %r" % line
-        values[(m.group(1), m.group(4) or "")] = int(m.group(5))
+        labels = dict(LABEL.findall(m.group(3) or ""))
+        assert LABEL.sub("", m.group(3) or "") == "", "malformed labels: %r" % line
+        # One label: keyed by its value; several: by all of them.
+        key = next(iter(labels.values())) if len(labels) == 1 else (LabelSet(labels) if labels else "")
+        values[(m.group(1), key)] = int(m.group(4))
     return values, families
 
 

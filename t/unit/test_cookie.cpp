@@ -87,6 +87,55 @@ TEST(FindCookie, ToleratesEveryByte) {
     }
 }
 
+TEST(WithoutCookies, Table) {
+    const std::string_view ours[] = {"sso_session", "sso_session_csrf"};
+    struct Case {
+        std::string_view header;
+        std::optional<std::string> expected;
+    };
+    const Case cases[] = {
+        // none of ours: the header stays untouched, whatever its spacing
+        {"a=1; b=2", std::nullopt},
+        {"a=1;b=2;;  c", std::nullopt},
+        {"", std::nullopt},
+        {"sso_session_x=1; xsso_session=2; SSO_SESSION=3", std::nullopt},  // other names, case counts
+        {"sso_session", std::nullopt},                                     // no '=': not a cookie
+        // ours removed, the others in their order and bytes
+        {"sso_session=abc", ""},
+        {"a=1; sso_session=abc; b=\"x y\"", "a=1; b=\"x y\""},
+        {"sso_session=abc; a=1", "a=1"},
+        {"a=1; sso_session=abc", "a=1"},
+        {"a=1;sso_session=abc;b=2", "a=1; b=2"},
+        {" \ta=1 ;  sso_session = abc ;b=2 ", "a=1; b=2"},
+        {"a=1; sso_session=one; sso_session=two; b=2", "a=1; b=2"},  // every copy
+        {"sso_session_csrf=t; sso_session=s", ""},
+        {"a=1;; sso_session=s;;b", "a=1; b"},  // empty segments dropped, junk kept
+        {"a==1; sso_session=; b=2=3", "a==1; b=2=3"},
+    };
+    for (const Case& c : cases) {
+        const auto got = without_cookies(c.header, ours);
+        ASSERT_EQ(got.has_value(), c.expected.has_value()) << c.header;
+        if (got) EXPECT_EQ(*got, *c.expected) << c.header;
+    }
+}
+
+TEST(WithoutCookies, EmptyNamesRemoveNothing) {
+    const std::string_view none[] = {""};
+    EXPECT_EQ(without_cookies("a=1; =2", none), std::nullopt);
+    EXPECT_EQ(without_cookies("a=1", {}), std::nullopt);
+}
+
+TEST(WithoutCookies, ToleratesEveryByte) {
+    const std::string_view ours[] = {"s"};
+    for (int i = 0; i < 256; ++i) {
+        const std::string junk(1, static_cast<char>(i));
+        if (junk == "s" || junk == ";" || junk == " " || junk == "\t") continue;
+        const auto got = without_cookies(junk + "; s=1; " + junk, ours);
+        ASSERT_TRUE(got.has_value()) << i;
+        EXPECT_EQ(*got, junk + "; " + junk) << i;
+    }
+}
+
 CookieOptions session_cookie() {
     CookieOptions o;
     o.name = "sso_session";
