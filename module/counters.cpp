@@ -9,6 +9,7 @@
 #include "module/metadata_source.hpp"
 #include "module/shm_store.hpp"
 #include "module/sso_conf.hpp"
+#include "saml/build_info.hpp"
 
 namespace sso::ngx {
 namespace {
@@ -110,9 +111,21 @@ void certificate_gauges(std::string& out, const MainConf* mcf) {
         samples;
 }
 
+// The Prometheus "info" convention: a constant 1 whose labels say what is running.
+void build_info_gauge(std::string& out) {
+    const BuildInfo& b = build_info();
+    out +=
+        "# HELP sso_build_info The module's version and the library versions it runs on.\n"
+        "# TYPE sso_build_info gauge\n"
+        "sso_build_info{version=\"" +
+        label_value(b.version) + "\",lasso=\"" + label_value(b.lasso) + "\",xmlsec1=\"" + label_value(b.xmlsec) +
+        "\",libxml2=\"" + label_value(b.libxml2) + "\",openssl=\"" + label_value(b.openssl) + "\"} 1\n";
+}
+
 std::string prometheus_text(const MainConf* mcf) {
     const CounterValues v = read_counters(mcf->counters_zone);
     std::string out;
+    build_info_gauge(out);
     family(out, "sso_logins_total", "Sign-ins that created a session or passed a directory check, by method.",
            {{"method=\"saml\"", Counter::login_saml},
             {"method=\"ldap_form\"", Counter::login_ldap_form},

@@ -25,6 +25,7 @@
 #include "module/sources.hpp"
 #include "module/sso_conf.hpp"
 #include "module/user_directory_zone.hpp"
+#include "saml/build_info.hpp"
 #include "saml/idp_metadata.hpp"
 #include "saml/idp_metadata_loader.hpp"
 #include "saml/sp_urls.hpp"
@@ -828,6 +829,16 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     return NGX_OK;
 }
 
+// One line per load (start, reload, nginx -t) naming this build, for bug reports and upgrades.
+ngx_int_t init_module(ngx_cycle_t* cycle) noexcept {
+    try {
+        const std::string line = describe_build(build_info());
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "sso: %*s", line.size(), line.data());
+    } catch (...) {  // only allocation can fail, and the line is not worth failing the load for
+    }
+    return NGX_OK;
+}
+
 // A clean stop keeps the replay cache for the next start. Not by the old master of a binary
 // upgrade: the new one runs on, and its own exit writes the file.
 void exit_master(ngx_cycle_t* cycle) noexcept {
@@ -856,7 +867,7 @@ __attribute__((visibility("default"))) ngx_module_t ngx_http_sso_module = {
     sso::ngx::kCommands,
     NGX_HTTP_MODULE,
     nullptr,
-    nullptr,
+    sso::ngx::init_module,
     sso::ngx::init_process,
     nullptr,
     nullptr,

@@ -14,6 +14,7 @@
 #include "module/sources.hpp"
 #include "module/sso_conf.hpp"
 #include "module/user_directory_zone.hpp"
+#include "saml/build_info.hpp"
 #include "saml/saml_time.hpp"
 
 namespace sso::ngx {
@@ -205,6 +206,7 @@ json_t* store_json(const MainConf* mcf) {
 std::string status_json(const MainConf* mcf, std::string_view base) {
     const ShmStore* store = mcf->shm;
     JsonPtr root(json_object());
+    json_object_set_new(root.get(), "version", text(build_info().version));
     json_object_set_new(root.get(), "store", store_json(mcf));
     const CounterValues v = read_counters(mcf->counters_zone);
     auto n = [&](Counter c) { return json_integer(static_cast<json_int_t>(v[c])); };

@@ -6,6 +6,7 @@ import unittest
 
 from t.integration.harness import DEFAULT_LOCATIONS, request
 from t.integration.ldap_stack import FormLogin, LdapStackTest, basic, directory, ldap_stack
+from t.integration.test_version import pkg_version, project_version
 
 LOCATIONS = DEFAULT_LOCATIONS + """
         location = /sso-status { sso_status; }
@@ -18,7 +19,7 @@ LOCATIONS = DEFAULT_LOCATIONS + """
 """
 
 SAMPLE = re.compile(r'^(sso_[a-z_]+)(\{(.*)\})? (-?\d+)$')
-LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)",?')
+LABEL = re.compile(r'([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)",?')
 
 
 class LabelSet(dict):
@@ -135,6 +136,18 @@ class MetricsTest(LdapStackTest):
         self.assertEqual(counters["failures"]["replay"], values[("sso_login_failures_total", "replay")])
         self.assertEqual(counters["logouts"], values[("sso_logouts_total", "")])
         self.assertEqual(status["zones"]["sessions"]["entries"]["sessions"], values[("sso_sessions", "")])
+
+    def test_build_info_names_the_version(self):
+        values, families = self.metrics()
+        self.assertEqual(families["sso_build_info"], "gauge")
+        info = [(k[1], v) for k, v in values.items() if k[0] == "sso_build_info"]
+        self.assertEqual(len(info), 1, info)
+        labels, value = info[0]
+        self.assertEqual(value, 1)
+        self.assertEqual(set(labels), {"version", "lasso", "xmlsec1", "libxml2", "openssl"})
+        self.assertEqual(labels["version"], project_version())
+        self.assertEqual(labels["version"], self.stack.get("/sso-status").json()["version"])
+        self.assertEqual(labels["lasso"], pkg_version("lasso"))
 
     def test_counters_survive_a_reload(self):
         s = self.stack

@@ -1,7 +1,10 @@
 """sso_status: the zones' usage and entry counts as JSON."""
+import json
+import os
 import unittest
 
-from t.integration.harness import DEFAULT_LOCATIONS, StackTest
+from t.integration.harness import DEFAULT_LOCATIONS, REPO, StackTest
+from t.integration.test_version import project_version
 
 LOCATIONS = DEFAULT_LOCATIONS + """
         location = /sso-status { sso_status; }
@@ -28,6 +31,13 @@ class StatusTest(StackTest):
         for zone in z.values():
             self.assertGreater(zone["used_bytes"], 0)
             self.assertLessEqual(zone["used_bytes"], zone["size"])
+
+    def test_version_and_schema(self):
+        import jsonschema
+        st = self.status()
+        self.assertEqual(st["version"], project_version())
+        with open(os.path.join(REPO, "docs", "status-schema.json")) as f:
+            jsonschema.validate(st, json.load(f))
 
     def test_counts_follow_a_login_and_a_logout(self):
         s = self.stack
