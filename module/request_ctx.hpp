@@ -36,6 +36,7 @@ struct RequestCtx {
     unsigned slo : 1;  // logout: a LogoutRequest goes to the IdP
     // an IdP's LogoutRequest without SessionIndex: every session of its NameID (module/slo.cpp)
     unsigned slo_all : 1;
+    unsigned page_forward : 2;  // the way forward the page offers (sso::PageForward)
     // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
     ngx_int_t decision;
     ngx_str_t location;

@@ -79,6 +79,7 @@ void signed_out_page(ngx_http_request_t* r, RequestCtx* ctx, std::string_view me
     ctx->html_body = {0, nullptr};
     ctx->title = pool_copy(r->pool, "Signed out");
     ctx->message = pool_copy(r->pool, message);
+    ctx->page_forward = static_cast<unsigned>(PageForward::sign_in);
 }
 
 // The signed-out page with a link on to `return_to` (already checked when the logout began).
@@ -546,7 +547,7 @@ ngx_int_t slo_handler(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         }
         return NGX_DONE;
     }
-    if (!(r->method & NGX_HTTP_POST)) return NGX_HTTP_NOT_ALLOWED;
+    if (!(r->method & NGX_HTTP_POST)) return not_allowed(r, "GET, HEAD, POST");
     const off_t limit = static_cast<off_t>(srv_conf(r)->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
         log_reason(r, NGX_LOG_WARN, "logout message refused: POST body larger than sso_max_response_size allows");
