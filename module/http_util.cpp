@@ -163,6 +163,18 @@ std::string page_return_to(ngx_http_request_t* r) {
     return target ? *target : std::string("/");
 }
 
+// An administrator's error_page for this status replaces the module's page: nginx sends it
+// (ngx_http_special_response_handler), once, as for its own answers.
+bool replaced_by_error_page(ngx_http_request_t* r, ngx_uint_t status) noexcept {
+    if (status < NGX_HTTP_BAD_REQUEST || r->error_page || r->uri_changes == 0) return false;
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+    if (!clcf || !clcf->error_pages) return false;
+    const auto* pages = static_cast<const ngx_http_err_page_t*>(clcf->error_pages->elts);
+    for (ngx_uint_t i = 0; i < clcf->error_pages->nelts; ++i)
+        if (pages[i].status == static_cast<ngx_int_t>(status)) return true;
+    return false;
+}
+
 }  // namespace
 
 ngx_int_t init_request_reference(ngx_conf_t* cf) noexcept {
@@ -181,6 +193,7 @@ std::string_view request_reference(ngx_http_request_t* r) noexcept {
 
 ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
                     PageForward forward) noexcept {
+    if (replaced_by_error_page(r, status)) return static_cast<ngx_int_t>(status);
     try {
         Page page;
         page.status = static_cast<unsigned>(status);

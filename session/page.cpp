@@ -77,10 +77,11 @@ std::string way_forward(const Page& p) {
         case PageForward::switch_account:
             if (!p.user.empty()) out = "<p class=\"user\">Signed in as <b>" + html_escape(p.user) + "</b>.</p>\n";
             if (!p.logout_uri.empty() && !p.login_uri.empty())
-                // POST: a cross-site link or image cannot sign the user out.
-                out += "<form class=\"forward\" method=\"post\" action=\"" + html_escape(p.logout_uri) +
-                       "\"><input type=\"hidden\" name=\"return_to\" value=\"" +
-                       html_escape(sign_in_url(p.login_uri, back)) +
+                // POST: a cross-site link or image cannot sign the user out. The logout reads
+                // return_to from the query, as its other callers give it.
+                out += "<form class=\"forward\" method=\"post\" action=\"" +
+                       html_escape(std::string(p.logout_uri) +
+                                   "?return_to=" + url_encode(sign_in_url(p.login_uri, back))) +
                        "\"><button type=\"submit\">Sign out and sign in as someone else</button></form>\n";
             out += "<p class=\"forward\">" + link("/", "Go to the home page") + "</p>\n";
             break;
