@@ -173,6 +173,15 @@ class PagesTest(StackTest):
         self.assertEqual(len(lines), 1)
         self.assertIn("ref " + m.group(1), lines[0])
 
+    def test_mock_idp_picker_reads_as_a_demo_idp(self):
+        s = self.stack
+        u = urllib.parse.urlsplit(s.start_login("/app/"))
+        r = request(s.idp_port, "GET", u.path + "?" + u.query, BROWSER)
+        self.assertEqual(r.status, 200, r.text())
+        self.assertIn("Demo IdP", r.text())
+        self.assertIn(s.idp_entity_id, r.text())
+        self.assertIn("A real IdP would ask for your user name and password", r.text())
+
 
 if __name__ == "__main__":
     unittest.main()
