@@ -141,13 +141,10 @@ namespace {
 
 ngx_int_t request_id_index = NGX_ERROR;
 
-// The name pages give the site: the server_name, or the Host the client used when the server
-// has none (or a wildcard or regex one).
+// The name pages give the site (session/page.hpp): the server_name, else the Host.
 std::string_view site_name(ngx_http_request_t* r) noexcept {
     auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_get_module_srv_conf(r, ngx_http_core_module));
-    const std::string_view name = cscf ? sv(cscf->server_name) : std::string_view();
-    if (!name.empty() && name.find_first_of("*~") == std::string_view::npos) return name;
-    return sv(r->headers_in.server);
+    return page_site(cscf ? sv(cscf->server_name) : std::string_view(), sv(r->headers_in.server));
 }
 
 // The page that was wanted: the return_to argument of an endpoint request, or the request

@@ -91,6 +91,12 @@ std::string way_forward(const Page& p) {
 
 }  // namespace
 
+std::string_view page_site(std::string_view server_name, std::string_view host) noexcept {
+    if (server_name.empty() || server_name == "_" || server_name.find_first_of("*~") != std::string_view::npos)
+        return host;
+    return server_name;
+}
+
 std::string page_html(const Page& p) {
     const std::string title = html_escape(p.title);
     const std::string site = html_escape(p.site);

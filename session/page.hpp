@@ -36,6 +36,10 @@ std::string json_escape(std::string_view s);
 // The sign-in URL that comes back to `return_to` afterwards.
 std::string sign_in_url(std::string_view login_uri, std::string_view return_to);
 
+// The name a page gives the site: the server_name, or the Host the client used when the
+// server has none that names it ("", "_", a wildcard or a regular expression).
+std::string_view page_site(std::string_view server_name, std::string_view host) noexcept;
+
 std::string page_html(const Page& p);
 // {"status":..,"error":title,"message":..,"reference":..} (reference only when there is one).
 std::string page_json(const Page& p);

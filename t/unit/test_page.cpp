@@ -94,6 +94,14 @@ TEST(PageTest, JsonKeepsItsShapeAndAddsTheReference) {
     EXPECT_EQ(page_json(p), "{\"status\":403,\"error\":\"Access denied\",\"message\":\"say \\\"no\\\"\"}\n");
 }
 
+TEST(PageTest, SiteIsTheServerNameElseTheHost) {
+    EXPECT_EQ(page_site("app.example", "10.0.0.1"), "app.example");
+    EXPECT_EQ(page_site("", "app.example"), "app.example");
+    EXPECT_EQ(page_site("_", "app.example"), "app.example");
+    EXPECT_EQ(page_site("*.example", "a.example"), "a.example");
+    EXPECT_EQ(page_site("~^(?<h>.+)$", "a.example"), "a.example");
+}
+
 TEST(PageTest, MetadataFileNameFromTheHost) {
     EXPECT_EQ(metadata_filename("sp.example.org"), "sp.example.org-sp-metadata.xml");
     EXPECT_EQ(metadata_filename("127.0.0.1:8080"), "127.0.0.1_8080-sp-metadata.xml");
