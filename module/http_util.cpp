@@ -209,7 +209,10 @@ ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view t
         else if (scf)
             page.login_uri = sv(scf->ldap_form_uri);
         if (scf) page.logout_uri = sv(scf->logout_uri);
-        if (ctx) page.user = sv(ctx->identity.user);
+        if (ctx) {
+            page.user = sv(ctx->identity.user);
+            page.continue_to = sv(ctx->page_continue);
+        }
         return send_body(r, status, "text/html; charset=utf-8", page_html(page));
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -44,6 +44,7 @@ struct RequestCtx {
     ngx_str_t www_authenticate;  // a 401 that invites HTTP Basic
     ngx_str_t title;
     ngx_str_t message;
+    ngx_str_t page_continue;  // a "Continue" link on the page (a sign-out's return_to)
     Identity identity;
     // endpoint work in flight
     ngx_str_t session_id;  // the new session (ACS) or the one to end (logout)

@@ -86,13 +86,7 @@ void signed_out_page(ngx_http_request_t* r, RequestCtx* ctx, std::string_view me
 void signed_out_page_with_link(ngx_http_request_t* r, RequestCtx* ctx, std::string_view message,
                                std::string_view return_to) {
     signed_out_page(r, ctx, message);
-    if (return_to.empty()) return;
-    const std::string m = html_escape(message);
-    ctx->html_body = pool_copy(
-        r->pool,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\n<body>"
-        "<h1>Signed out</h1><p>" +
-            m + "</p>\n<p><a href=\"" + html_escape(return_to) + "\">Continue</a></p>\n</body></html>\n");
+    ctx->page_continue = pool_copy(r->pool, return_to);
 }
 
 void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason) noexcept {

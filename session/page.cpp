@@ -106,6 +106,7 @@ std::string page_html(const Page& p) {
                       "h1{font-size:1.4em}.site,.ref{color:#666;font-size:.9em}</style></head><body>\n";
     if (!site.empty()) out += "<p class=\"site\">" + site + "</p>\n";
     out += "<h1>" + title + "</h1>\n<p>" + html_escape(p.message) + "</p>\n";
+    if (!p.continue_to.empty()) out += "<p class=\"continue\">" + link(p.continue_to, "Continue") + "</p>\n";
     out += way_forward(p);
     if (!p.reference.empty())
         out += "<p class=\"ref\">Reference: <code>" + html_escape(p.reference) +

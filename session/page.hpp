@@ -22,10 +22,11 @@ struct Page {
     std::string_view site;       // server_name or the Host the client used; empty: not named
     std::string_view reference;  // $request_id; empty: no reference line
     PageForward forward = PageForward::none;
-    std::string_view return_to;   // the page that was wanted (same-origin, already checked); "/" when empty
-    std::string_view login_uri;   // the sign-in endpoint ("/sso/login" or "/sso/ldap"); empty: no sign-in link
-    std::string_view logout_uri;  // "/sso/logout"; empty: no switch form
-    std::string_view user;        // who is signed in (switch_account)
+    std::string_view return_to;    // the page that was wanted (same-origin, already checked); "/" when empty
+    std::string_view login_uri;    // the sign-in endpoint ("/sso/login" or "/sso/ldap"); empty: no sign-in link
+    std::string_view logout_uri;   // "/sso/logout"; empty: no switch form
+    std::string_view user;         // who is signed in (switch_account)
+    std::string_view continue_to;  // a "Continue" link first (a sign-out's return_to); empty: none
 };
 
 // Text for an HTML page or attribute value: & < > " ' become entities.

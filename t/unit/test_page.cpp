@@ -71,6 +71,16 @@ TEST(PageTest, SignInAgainComesBackToThePageWanted) {
     EXPECT_EQ(page_html(p).find("Sign in again"), std::string::npos);
 }
 
+TEST(PageTest, ContinueComesBeforeTheWayForward) {
+    Page p = base();
+    p.forward = PageForward::sign_in;
+    p.continue_to = "/bye?a=1&b=2";
+    const std::string html = page_html(p);
+    const auto cont = html.find("<a href=\"/bye?a=1&amp;b=2\">Continue</a>");
+    ASSERT_NE(cont, std::string::npos);
+    EXPECT_LT(cont, html.find("Sign in again"));
+}
+
 TEST(PageTest, SwitchAccountIsAPostFormWithWhoIsSignedIn) {
     Page p = base();
     p.forward = PageForward::switch_account;
