@@ -86,7 +86,8 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     if (saml && !scf->rt->sp && scf->rt->metadata_expired()) {
         decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_WARN,
                     "no session and no sign-in: the IdP metadata has expired", "Sign-in unavailable",
-                    "The identity provider's metadata has expired and no fresh copy could be loaded yet.");
+                    "The identity provider's metadata has expired and no fresh copy could be loaded yet.",
+                    PageForward::retry);
         finish(r);
         return;
     }
@@ -100,10 +101,14 @@ void unauthenticated(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     }
     const bool navigation = is_browser_navigation(r);
     if (!navigation && (lcf->non_browser == non_browser_401 || !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)))) {
+        // With HTTP Basic offered the client can sign in on the request itself.
+        const bool basic = lcf->ldap && lcf->ldap_basic;
         decide_page(r, ctx, NGX_HTTP_UNAUTHORIZED, NGX_LOG_INFO, "no session: not a browser navigation, answering 401",
                     "Authentication required",
-                    "Sign in through a browser first; this request carries no valid session.");
-        if (lcf->ldap && lcf->ldap_basic) set_basic_challenge(r, ctx, *lcf->ldap);
+                    basic ? "Send a user name and password with HTTP Basic authentication, or sign in through a "
+                            "browser; this request carries no valid session."
+                          : "Sign in through a browser first; this request carries no valid session.");
+        if (basic) set_basic_challenge(r, ctx, *lcf->ldap);
         finish(r);
         return;
     }

@@ -47,7 +47,7 @@ bool access_allowed(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         count(r, Counter::access_denied);
         decide_page(r, ctx, NGX_HTTP_FORBIDDEN, NGX_LOG_WARN,
                     "access denied for \"" + std::string(view.user) + "\" by sso_require: " + *refusal, "Access denied",
-                    "You are signed in, but this page is not open to your account.");
+                    "You are signed in, but this page is not open to your account.", PageForward::switch_account);
     } catch (...) {
         ctx->decision = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

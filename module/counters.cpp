@@ -176,7 +176,7 @@ CounterValues read_counters(ngx_shm_zone_t* zone) noexcept {
 }
 
 ngx_int_t metrics_handler(ngx_http_request_t* r) noexcept {
-    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return not_allowed(r, "GET, HEAD");
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     try {
         return send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(main_conf(r)));

@@ -36,7 +36,7 @@ void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::strin
     count(r, counter);
     try {
         decide_page(r, ctx, status, NGX_LOG_WARN, "SAML response refused: " + std::string(reason), kRefusedTitle,
-                    kRefusedMessage);
+                    kRefusedMessage, PageForward::sign_in);
     } catch (...) {
         ctx->decision = status;
     }
@@ -303,6 +303,7 @@ ngx_int_t acs(ngx_http_request_t* r) noexcept {
     SrvConf* scf = srv_conf(r);
     if (!(r->method & NGX_HTTP_POST)) {
         log_reason(r, NGX_LOG_INFO, "ACS accepts only POST");
+        if (!add_response_header(r, "Allow", "POST")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         return send_page(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed",
                          "The Assertion Consumer Service takes HTTP-POST.");
     }
@@ -313,18 +314,18 @@ ngx_int_t acs(ngx_http_request_t* r) noexcept {
         log_reason(r, NGX_LOG_INFO,
                    "SAML response refused: Content-Type \"" + std::string(content_type.substr(0, 100)) +
                        "\" is not application/x-www-form-urlencoded");
-        return send_page(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, kRefusedTitle, kRefusedMessage);
+        return send_page(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, kRefusedTitle, kRefusedMessage, PageForward::sign_in);
     }
     // Refuse oversized bodies before reading them.
     const off_t limit = static_cast<off_t>(scf->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
         log_reason(r, NGX_LOG_WARN, "SAML response refused: POST body larger than sso_max_response_size allows");
         return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, kRefusedTitle,
-                         "The identity provider's answer is too large.");
+                         "The identity provider's answer is too large.", PageForward::sign_in);
     }
     if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
         log_reason(r, NGX_LOG_INFO, "SAML response refused: POST without a body");
-        return send_page(r, NGX_HTTP_BAD_REQUEST, kRefusedTitle, kRefusedMessage);
+        return send_page(r, NGX_HTTP_BAD_REQUEST, kRefusedTitle, kRefusedMessage, PageForward::sign_in);
     }
     const ngx_int_t rc = ngx_http_read_client_request_body(r, [](ngx_http_request_t* r) { acs_body_read(r); });
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
@@ -413,6 +414,7 @@ ngx_int_t logout(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         ctx->decision = NGX_HTTP_OK;
         ctx->title = pool_copy(r->pool, "Signed out");
         ctx->message = pool_copy(r->pool, "You are signed out of this site.");
+        ctx->page_forward = static_cast<unsigned>(PageForward::sign_in);
     }
     ++r->main->count;
     auto cookie = request_cookie(r, scf->rt->cookie.name);
@@ -438,7 +440,7 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
     const std::string_view action = last_segment(r);
     const bool get = r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD);
     if (action == "logout") {
-        if (!(get || (r->method & NGX_HTTP_POST))) return NGX_HTTP_NOT_ALLOWED;
+        if (!(get || (r->method & NGX_HTTP_POST))) return not_allowed(r, "GET, HEAD, POST");
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         return logout(r, ctx);
     }
@@ -447,13 +449,22 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
         return send_page(r, NGX_HTTP_NOT_FOUND, "Not found",
                          "This sign-in endpoint serves metadata, login, acs, slo, ldap and logout.");
     if (action == "metadata" && !scf->rt->sp_metadata.empty()) {
-        if (!get) return NGX_HTTP_NOT_ALLOWED;
+        if (!get) return not_allowed(r, "GET, HEAD");
+        // A download names the site it describes (an IdP administrator keeps several).
+        try {
+            if (!add_response_header(r, "Content-Disposition",
+                                     "attachment; filename=\"" + metadata_filename(request_host(r)) + "\""))
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        } catch (...) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
         return send_body(r, NGX_HTTP_OK, "application/samlmetadata+xml", scf->rt->sp_metadata);
     }
     if (!scf->rt->sp && scf->rt->metadata_expired()) {
         log_reason(r, NGX_LOG_WARN, "SAML endpoint used while the IdP metadata has expired");
         return send_page(r, NGX_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
-                         "The identity provider's metadata has expired and no fresh copy could be loaded yet.");
+                         "The identity provider's metadata has expired and no fresh copy could be loaded yet.",
+                         PageForward::retry);
     }
     if (!scf->rt->sp) {
         log_reason(r, NGX_LOG_INFO, "SAML endpoint used while SAML is off (no sso_idp_metadata)");
@@ -462,7 +473,7 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
     }
     if (action == "acs") return acs(r);
     if (action == "slo") return slo_handler(r, ctx);
-    if (!get) return NGX_HTTP_NOT_ALLOWED;
+    if (!get) return not_allowed(r, "GET, HEAD");
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return login(r, ctx);
 }

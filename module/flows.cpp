@@ -115,9 +115,10 @@ void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::strin
 }
 
 void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t level, std::string_view reason,
-                 std::string_view title, std::string_view message) noexcept {
+                 std::string_view title, std::string_view message, PageForward forward) noexcept {
     log_reason(r, level, reason);
     ctx->decision = status;
+    ctx->page_forward = static_cast<unsigned>(forward);
     ctx->title = pool_copy(r->pool, title);
     ctx->message = pool_copy(r->pool, message);
     ctx->location = {0, nullptr};
@@ -137,7 +138,8 @@ ngx_int_t send_decision(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     if (ctx->html_body.len)
         return send_body(r, static_cast<ngx_uint_t>(ctx->decision), "text/html; charset=utf-8", sv(ctx->html_body));
     if (!ctx->title.data) return ctx->decision;
-    return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message));
+    return send_page(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message),
+                     static_cast<PageForward>(ctx->page_forward));
 }
 
 namespace {

@@ -4,6 +4,7 @@
 
 #include "module/request_ctx.hpp"
 #include "module/sso_conf.hpp"
+#include "session/page.hpp"
 
 #include <optional>
 #include <string>
@@ -34,7 +35,8 @@ void decide_store_unavailable(ngx_http_request_t* r, RequestCtx* ctx, std::strin
 
 // Decision helpers: what the request gets when the flow finishes.
 void decide_page(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, ngx_uint_t log_level,
-                 std::string_view reason, std::string_view title, std::string_view message) noexcept;
+                 std::string_view reason, std::string_view title, std::string_view message,
+                 PageForward forward = PageForward::none) noexcept;
 void decide_redirect(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view location) noexcept;
 
 // Sends what ctx->decision says (page, or redirect with an optional Set-Cookie).

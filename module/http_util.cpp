@@ -2,56 +2,15 @@
 
 #include <cstring>
 
+#include "module/flows.hpp"
 #include "module/request_ctx.hpp"
+#include "module/sso_conf.hpp"
 #include "session/cookie.hpp"
+#include "session/return_target.hpp"
 
 namespace sso::ngx {
 
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (const char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 namespace {
-
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (const unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
 
 bool wants_json(ngx_http_request_t* r) noexcept {
     auto accept = request_header(r, "accept");
@@ -122,7 +81,14 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
         buf[n++] = (u < 0x20 || u == 0x7f) ? '?' : c;
     }
     ngx_str_t msg{n, reinterpret_cast<u_char*>(buf)};
-    ngx_log_error(level, r->connection->log, 0, "sso: %V", &msg);
+    // The reference the page shows: a user who quotes it leads to this line.
+    const std::string_view ref = request_reference(r);
+    if (ref.empty()) {
+        ngx_log_error(level, r->connection->log, 0, "sso: %V", &msg);
+        return;
+    }
+    ngx_str_t id{ref.size(), reinterpret_cast<u_char*>(const_cast<char*>(ref.data()))};
+    ngx_log_error(level, r->connection->log, 0, "sso: %V, ref %V", &msg, &id);
 }
 
 namespace {
@@ -171,23 +137,91 @@ ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
     return ngx_http_output_filter(r, &out);
 }
 
-ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title,
-                    std::string_view message) noexcept {
+namespace {
+
+ngx_int_t request_id_index = NGX_ERROR;
+
+// The name pages give the site (session/page.hpp): the server_name, else the Host.
+std::string_view site_name(ngx_http_request_t* r) noexcept {
+    auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_get_module_srv_conf(r, ngx_http_core_module));
+    return page_site(cscf ? sv(cscf->server_name) : std::string_view(), sv(r->headers_in.server));
+}
+
+// The page that was wanted: the return_to argument of an endpoint request, or the request
+// itself elsewhere; "/" when it is not a same-origin target.
+std::string page_return_to(ngx_http_request_t* r) {
+    const LocConf* lcf = loc_conf(r);
+    if (lcf && lcf->endpoint == 1) {
+        bool refused = false;
+        auto target = return_to_arg(r, refused);
+        return target && !refused ? *target : std::string("/");
+    }
+    auto target = safe_return_target(sv(r->main->unparsed_uri), request_scheme(r), request_host(r));
+    return target ? *target : std::string("/");
+}
+
+// An administrator's error_page for this status replaces the module's page: nginx sends it
+// (ngx_http_special_response_handler), once, as for its own answers.
+bool replaced_by_error_page(ngx_http_request_t* r, ngx_uint_t status) noexcept {
+    if (status < NGX_HTTP_BAD_REQUEST || r->error_page || r->uri_changes == 0) return false;
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+    if (!clcf || !clcf->error_pages) return false;
+    const auto* pages = static_cast<const ngx_http_err_page_t*>(clcf->error_pages->elts);
+    for (ngx_uint_t i = 0; i < clcf->error_pages->nelts; ++i)
+        if (pages[i].status == static_cast<ngx_int_t>(status)) return true;
+    return false;
+}
+
+}  // namespace
+
+ngx_int_t init_request_reference(ngx_conf_t* cf) noexcept {
+    ngx_str_t name = ngx_string("request_id");
+    request_id_index = ngx_http_get_variable_index(cf, &name);
+    return request_id_index == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+std::string_view request_reference(ngx_http_request_t* r) noexcept {
+    if (request_id_index == NGX_ERROR) return {};
+    // The main request's: a subrequest (auth_request) refers to the request the user made.
+    ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r->main, static_cast<ngx_uint_t>(request_id_index));
+    if (!v || v->not_found || !v->len) return {};
+    return {reinterpret_cast<const char*>(v->data), v->len};
+}
+
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                    PageForward forward) noexcept {
+    if (replaced_by_error_page(r, status)) return static_cast<ngx_int_t>(status);
     try {
-        if (wants_json(r)) {
-            const std::string body = "{\"status\":" + std::to_string(status) + ",\"error\":\"" + json_escape(title) +
-                                     "\",\"message\":\"" + json_escape(message) + "\"}\n";
-            return send_body(r, status, "application/json", body);
+        Page page;
+        page.status = static_cast<unsigned>(status);
+        page.title = title;
+        page.message = message;
+        page.reference = request_reference(r);
+        if (wants_json(r)) return send_body(r, status, "application/json", page_json(page));
+        page.site = site_name(r);
+        page.forward = forward;
+        const std::string back = forward == PageForward::none ? std::string() : page_return_to(r);
+        page.return_to = back;
+        const SrvConf* scf = srv_conf(r);
+        const RequestCtx* ctx = existing_request_ctx(r);
+        if (scf && scf->rt && scf->rt->sp && scf->login_uri.len)
+            page.login_uri = sv(scf->login_uri);
+        else if (scf)
+            page.login_uri = sv(scf->ldap_form_uri);
+        if (scf) page.logout_uri = sv(scf->logout_uri);
+        if (ctx) {
+            page.user = sv(ctx->identity.user);
+            page.continue_to = sv(ctx->page_continue);
         }
-        const std::string t = html_escape(title);
-        const std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + t +
-                                 "</title><style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}"
-                                 "h1{font-size:1.4em}</style></head><body><h1>" +
-                                 t + "</h1><p>" + html_escape(message) + "</p></body></html>\n";
-        return send_body(r, status, "text/html; charset=utf-8", body);
+        return send_body(r, status, "text/html; charset=utf-8", page_html(page));
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+ngx_int_t not_allowed(ngx_http_request_t* r, std::string_view allow) noexcept {
+    if (!add_response_header(r, "Allow", allow)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_HTTP_NOT_ALLOWED;
 }
 
 ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "session/page.hpp"
+
 namespace sso::ngx {
 
 inline std::string_view sv(const ngx_str_t& s) noexcept {
@@ -27,10 +29,19 @@ bool add_response_header(ngx_http_request_t* r, std::string_view name, std::stri
 // One log line for a decision, with the reason escaped (it may quote hostile input).
 void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason) noexcept;
 
-// A complete response with a short HTML page (or JSON when the client asked for JSON).
+// A complete response with a short HTML page (or JSON when the client asked for JSON): the
+// site's name, the way forward, and the request's reference (session/page.hpp).
 // Returns what ngx_http_output_filter returned, for ngx_http_finalize_request.
-ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title,
-                    std::string_view message) noexcept;
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                    PageForward forward = PageForward::none) noexcept;
+
+// 405 with Allow naming the methods the endpoint takes (e.g. "GET, HEAD").
+ngx_int_t not_allowed(ngx_http_request_t* r, std::string_view allow) noexcept;
+
+// $request_id of the request (the main request's): the reference pages show and log lines
+// carry. init_request_reference looks the variable up when the configuration is read.
+ngx_int_t init_request_reference(ngx_conf_t* cf) noexcept;
+std::string_view request_reference(ngx_http_request_t* r) noexcept;
 
 // Every answer of the module goes through here. A request body not read yet is discarded
 // (a 413 also ends the connection), so that it cannot be parsed as the next request.
@@ -40,8 +51,7 @@ ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
 // 302/303 to `location`, no body cached anywhere.
 ngx_int_t send_redirect(ngx_http_request_t* r, ngx_uint_t status, std::string_view location) noexcept;
 
-// Text for an HTML page or attribute value: & < > " ' become entities.
-std::string html_escape(std::string_view s);
+using sso::html_escape;
 
 // Removes every request header whose name `match` accepts (before they are copied upstream).
 ngx_int_t remove_request_headers(ngx_http_request_t* r, bool (*match)(std::string_view name) noexcept) noexcept;

@@ -264,13 +264,13 @@ void decide_directory_failure(ngx_http_request_t* r, RequestCtx* ctx, const Ldap
                 count(r, Counter::directory_down);
                 decide_page(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
                             "LDAP directory " + dir + " unavailable: " + why, "Directory unavailable",
-                            "The user directory cannot be reached. Please try again shortly.");
+                            "The user directory cannot be reached. Please try again shortly.", PageForward::retry);
                 break;
             case ldap::AuthFailure::timeout:
                 count(r, Counter::directory_down);
                 decide_page(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT, NGX_LOG_ERR,
                             "LDAP directory " + dir + " timed out: " + why, "Directory not answering",
-                            "The user directory did not answer in time. Please try again shortly.");
+                            "The user directory did not answer in time. Please try again shortly.", PageForward::retry);
                 break;
             case ldap::AuthFailure::internal:
                 decide_page(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,

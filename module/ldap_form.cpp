@@ -232,7 +232,7 @@ ngx_int_t ldap_form_handler(ngx_http_request_t* r, RequestCtx*) noexcept {
         }
         return show_fresh_form(r, NGX_HTTP_OK, *target, "");
     }
-    if (!(r->method & NGX_HTTP_POST)) return NGX_HTTP_NOT_ALLOWED;
+    if (!(r->method & NGX_HTTP_POST)) return not_allowed(r, "GET, HEAD, POST");
     if (r->headers_in.content_length_n > static_cast<off_t>(kMaxFormBody)) {
         log_reason(r, NGX_LOG_WARN, "LDAP form refused: POST body larger than 16k");
         return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-in refused", "The sign-in form is too large.");

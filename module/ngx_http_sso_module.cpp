@@ -174,7 +174,9 @@ char* set_endpoint(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
         };
         scf->ldap_form_uri = pool_copy(cf->pool, action("ldap"));
         scf->login_uri = pool_copy(cf->pool, action("login"));
-        if (!scf->ldap_form_uri.data || !scf->login_uri.data) return static_cast<char*>(NGX_CONF_ERROR);
+        scf->logout_uri = pool_copy(cf->pool, action("logout"));
+        if (!scf->ldap_form_uri.data || !scf->login_uri.data || !scf->logout_uri.data)
+            return static_cast<char*>(NGX_CONF_ERROR);
     } catch (...) {
         return static_cast<char*>(NGX_CONF_ERROR);
     }
@@ -815,6 +817,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (!h) return NGX_ERROR;
     *h = [](ngx_http_request_t* r) -> ngx_int_t { return access_handler(r); };
     if (check_server_locations(cf) != NGX_OK) return NGX_ERROR;
+    if (init_request_reference(cf) != NGX_OK) return NGX_ERROR;
     return check_saml_sources(cf);
 }
 

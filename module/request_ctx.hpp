@@ -36,6 +36,7 @@ struct RequestCtx {
     unsigned slo : 1;  // logout: a LogoutRequest goes to the IdP
     // an IdP's LogoutRequest without SessionIndex: every session of its NameID (module/slo.cpp)
     unsigned slo_all : 1;
+    unsigned page_forward : 2;  // the way forward the page offers (sso::PageForward)
     // what the access phase decided: NGX_OK, or an HTTP status with a page or a redirect
     ngx_int_t decision;
     ngx_str_t location;
@@ -43,6 +44,7 @@ struct RequestCtx {
     ngx_str_t www_authenticate;  // a 401 that invites HTTP Basic
     ngx_str_t title;
     ngx_str_t message;
+    ngx_str_t page_continue;  // a "Continue" link on the page (a sign-out's return_to)
     Identity identity;
     // endpoint work in flight
     ngx_str_t session_id;  // the new session (ACS) or the one to end (logout)

@@ -79,19 +79,14 @@ void signed_out_page(ngx_http_request_t* r, RequestCtx* ctx, std::string_view me
     ctx->html_body = {0, nullptr};
     ctx->title = pool_copy(r->pool, "Signed out");
     ctx->message = pool_copy(r->pool, message);
+    ctx->page_forward = static_cast<unsigned>(PageForward::sign_in);
 }
 
 // The signed-out page with a link on to `return_to` (already checked when the logout began).
 void signed_out_page_with_link(ngx_http_request_t* r, RequestCtx* ctx, std::string_view message,
                                std::string_view return_to) {
     signed_out_page(r, ctx, message);
-    if (return_to.empty()) return;
-    const std::string m = html_escape(message);
-    ctx->html_body = pool_copy(
-        r->pool,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\n<body>"
-        "<h1>Signed out</h1><p>" +
-            m + "</p>\n<p><a href=\"" + html_escape(return_to) + "\">Continue</a></p>\n</body></html>\n");
+    ctx->page_continue = pool_copy(r->pool, return_to);
 }
 
 void refuse(ngx_http_request_t* r, RequestCtx* ctx, ngx_int_t status, std::string_view reason) noexcept {
@@ -546,7 +541,7 @@ ngx_int_t slo_handler(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         }
         return NGX_DONE;
     }
-    if (!(r->method & NGX_HTTP_POST)) return NGX_HTTP_NOT_ALLOWED;
+    if (!(r->method & NGX_HTTP_POST)) return not_allowed(r, "GET, HEAD, POST");
     const off_t limit = static_cast<off_t>(srv_conf(r)->max_response_size / 3 * 4 + 8192);
     if (r->headers_in.content_length_n > limit) {
         log_reason(r, NGX_LOG_WARN, "logout message refused: POST body larger than sso_max_response_size allows");

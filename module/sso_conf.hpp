@@ -141,6 +141,7 @@ struct SrvConf {
     ConfPos encryption_key_at, encryption_cert_at;
     ngx_str_t ldap_form_uri;  // the sign-in form of this server's sso_endpoint ("/sso/ldap")
     ngx_str_t login_uri;      // and its SAML login, where the IdP chooser is ("/sso/login")
+    ngx_str_t logout_uri;     // and its logout, where pages offer to switch account ("/sso/logout")
     // encrypted assertions
     ngx_str_t encryption_key_file;   // empty: sso_sp_key decrypts
     ngx_str_t encryption_cert_file;  // empty: sso_sp_certificate is published for encryption

@@ -290,7 +290,7 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
             }
             return NGX_HTTP_NOT_FOUND;
         }
-        if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+        if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return not_allowed(r, "GET, HEAD");
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         return send_body(r, NGX_HTTP_OK, "application/json", status_json(main_conf(r), base));
     } catch (...) {

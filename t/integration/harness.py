@@ -8,6 +8,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -467,6 +468,24 @@ http {
 """
 
 
+# ", ref <$request_id>" at the end of a module's log line (before nginx's ", client: ...").
+REFERENCE = re.compile(r", ref ([0-9a-f]{32})(?=, client: |$)")
+
+
+def page_reference(response):
+    """The reference a page (HTML or JSON) of the module shows; None when it shows none."""
+    text = response.text()
+    m = re.search(r"Reference: <code>([0-9a-f]{32})</code>", text)
+    if m:
+        return m.group(1)
+    if (response.header("Content-Type") or "").startswith("application/json"):
+        try:
+            return response.json().get("reference")
+        except ValueError:
+            return None
+    return None
+
+
 class StackTest(unittest.TestCase):
     """One stack per test class; subclasses may set STACK_ARGS."""
 
@@ -489,4 +508,11 @@ class StackTest(unittest.TestCase):
         self.assertEqual(s.upstream_count(), mark[1], "the upstream must not be reached")
         lines = s.sso_lines_since(mark)
         self.assertEqual(len(lines), 1, "expected exactly one sso log line, got:\n" + "\n".join(lines))
-        self.assertRegex(lines[0], reason)
+        # The line ends with the request's reference, which the page shows too; the reason is
+        # matched without it.
+        ref = REFERENCE.search(lines[0])
+        self.assertIsNotNone(ref, "the log line carries no reference: " + lines[0])
+        shown = page_reference(response)
+        if shown is not None:
+            self.assertEqual(shown, ref.group(1), "the page and the log line name different references")
+        self.assertRegex(lines[0][:ref.start()] + lines[0][ref.end():], reason)

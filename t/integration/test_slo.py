@@ -289,7 +289,8 @@ class RedirectSloTest(SloMixin, StackTest):
         done = self.sp_get(self.idp_get(r.header("Location"), sign="none").header("Location"))
         self.assertEqual(done.status, 200, done.text())
         self.assertIn("could not be verified", html.unescape(done.text()))
-        self.assertNotIn("<a href", done.text())
+        # no link on to a return address: only the way forward every signed-out page has
+        self.assertEqual(set(re.findall(r'<a href="([^"]*)"', done.text())), {"/sso/login?return_to=%2F", "/"})
 
     def test_our_logout_request_names_the_nameid_exactly_as_the_assertion_had_it(self):
         s = self.stack

@@ -762,13 +762,23 @@ PAGE = """<!DOCTYPE html>
 """
 
 
+DEMO_TITLE = "Demo IdP – choose a test user"
+
+
+def demo_intro(idp):
+    """What the picker is: a demo identity provider, not a sign-in page to trust."""
+    return (f"<h1>{html.escape(DEMO_TITLE)}</h1>\n"
+            f'<p class="idp">Demo IdP <code>{html.escape(idp.entity_id)}</code> (nginx-sso test identity provider)</p>\n'
+            "<p>This is a demo identity provider for testing. A real IdP would ask for your user name and "
+            "password here; this one lets you pick the test user to sign in as.</p>\n")
+
+
 def user_chooser_page(idp, base_href):
     items = "\n".join(
         f'<li><a href="{html.escape(base_href + "&user=" + urllib.parse.quote(name))}">'
         f"{html.escape(name)}</a> ({html.escape(str(user.get('nameid', '')))})</li>"
         for name, user in idp.users.items())
-    return PAGE.format(title="Mock IdP – choose a test user",
-                       body=f"<h1>Mock IdP – choose a test user</h1>\n<ul>\n{items}\n</ul>")
+    return PAGE.format(title=DEMO_TITLE, body=demo_intro(idp) + f"<ul>\n{items}\n</ul>")
 
 
 def user_chooser_post_page(idp, fields):
@@ -781,8 +791,7 @@ def user_chooser_post_page(idp, fields):
         f'<input type="hidden" name="user" value="{html.escape(name)}">'
         f'<button type="submit">{html.escape(name)}</button></form></li>'
         for name in idp.users)
-    return PAGE.format(title="Mock IdP – choose a test user",
-                       body=f"<h1>Mock IdP – choose a test user</h1>\n<ul>\n{forms}\n</ul>")
+    return PAGE.format(title=DEMO_TITLE, body=demo_intro(idp) + f"<ul>\n{forms}\n</ul>")
 
 
 def auto_post_page(acs, saml_response, relay_state):
