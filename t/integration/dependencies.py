@@ -229,32 +229,31 @@ def problems(packages=None):
     db = installed_packages()
     have = closure(packages, db)
     lines = []
+    def judge(what, path):
+        # what: "Python module NAME (imported by FILE)" or "program NAME (started by FILE)"
+        pkg = owner(path)
+        if not pkg:
+            lines.append("%s is %s, which no Debian package installed (installed by hand?): install it "
+                         "from scripts/deps.sh" % (what, path))
+        elif pkg not in have:
+            lines.append("%s comes from the package %s, which scripts/deps.sh does not install: add %s to "
+                         "scripts/deps.sh" % (what, pkg, pkg))
+
     for name, where in sorted(python_imports().items()):
+        what = "Python module %s (imported by %s)" % (name, where)
         path = module_file(name)
-        if not path:
-            lines.append("Python module %s (imported by %s) is not importable by %s: add its Debian "
-                         "package (python3-%s?) to scripts/deps.sh" % (name, where, sys.executable, name.lower()))
-            continue
-        pkg = owner(path)
-        if not pkg:
-            lines.append("Python module %s (imported by %s) is %s, which no Debian package installed "
-                         "(installed by hand?): install it from scripts/deps.sh" % (name, where, path))
-        elif pkg not in have:
-            lines.append("Python module %s (imported by %s) comes from the package %s, which scripts/deps.sh "
-                         "does not install: add %s to scripts/deps.sh" % (name, where, pkg, pkg))
+        if path:
+            judge(what, path)
+        else:
+            lines.append("%s is not importable by %s: add its Debian package (python3-%s?) to scripts/deps.sh"
+                         % (what, sys.executable, name.lower()))
     for name, where in sorted(started_programs().items()):
+        what = "program %s (started by %s)" % (name, where)
         path = name if name.startswith("/") else which(name)
-        if not path or not os.path.exists(path):
-            lines.append("program %s (started by %s) is not on this machine: add its Debian package to "
-                         "scripts/deps.sh" % (name, where))
-            continue
-        pkg = owner(path)
-        if not pkg:
-            lines.append("program %s (started by %s) is %s, which no Debian package installed (installed "
-                         "by hand?): install it from scripts/deps.sh" % (name, where, path))
-        elif pkg not in have:
-            lines.append("program %s (started by %s) comes from the package %s, which scripts/deps.sh does "
-                         "not install: add %s to scripts/deps.sh" % (name, where, pkg, pkg))
+        if path and os.path.exists(path):
+            judge(what, path)
+        else:
+            lines.append("%s is not on this machine: add its Debian package to scripts/deps.sh" % what)
     return lines
 
 
