@@ -10,12 +10,12 @@
 
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
+#include "saml/key_descriptors.hpp"
 #include "saml/saml_time.hpp"
 
 namespace sso {
 namespace {
 
-constexpr const char* kNsDsig = "http://www.w3.org/2000/09/xmldsig#";
 constexpr const char* kNsMd = "urn:oasis:names:tc:SAML:2.0:metadata";
 
 struct X509Free {
@@ -25,12 +25,6 @@ using X509Ptr = std::unique_ptr<X509, X509Free>;
 struct BioFree {
     void operator()(BIO* b) const noexcept { BIO_free(b); }
 };
-
-bool is(const xmlNode* n, const char* ns, const char* name) {
-    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
-           std::strcmp(reinterpret_cast<const char*>(n->ns->href), ns) == 0 &&
-           std::strcmp(reinterpret_cast<const char*>(n->name), name) == 0;
-}
 
 std::optional<CertificateExpiry> expiry_of(const X509* cert) {
     if (!cert) return std::nullopt;
@@ -60,32 +54,16 @@ std::optional<CertificateExpiry> expiry_of(const X509* cert) {
 }
 
 void collect(const xmlNode* n, std::string_view entity_id, std::vector<CertificateExpiry>& out) {
-    for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE) continue;
-        if (!is(n, kNsMd, "KeyDescriptor")) {
-            collect(n->children, entity_id, out);
-            continue;
-        }
-        XmlCharPtr use_attr(xmlGetProp(n, reinterpret_cast<const xmlChar*>("use")));
-        const std::string use = use_attr ? reinterpret_cast<const char*>(use_attr.get()) : "both";
-        for (const xmlNode* info = n->children; info; info = info->next) {
-            if (!is(info, kNsDsig, "KeyInfo")) continue;
-            for (const xmlNode* data = info->children; data; data = data->next) {
-                if (!is(data, kNsDsig, "X509Data")) continue;
-                for (const xmlNode* c = data->children; c; c = c->next) {
-                    if (!is(c, kNsDsig, "X509Certificate")) continue;
-                    XmlCharPtr text(xmlNodeGetContent(c));
-                    if (!text) continue;
-                    auto der = base64_decode_strict(reinterpret_cast<const char*>(text.get()), 64 * 1024);
-                    if (!der) continue;
-                    auto e = der_certificate_expiry(*der);
-                    if (!e) continue;
-                    e->idp = entity_id;
-                    e->use = use;
-                    out.push_back(std::move(*e));
-                }
-            }
-        }
+    std::vector<MetadataCertificate> certs;
+    collect_metadata_certificates(n, certs);
+    for (const MetadataCertificate& c : certs) {
+        auto der = base64_decode_strict(c.base64, 64 * 1024);
+        if (!der) continue;
+        auto e = der_certificate_expiry(*der);
+        if (!e) continue;
+        e->idp = entity_id;
+        e->use = c.use.empty() ? "both" : c.use;
+        out.push_back(std::move(*e));
     }
 }
 
@@ -111,7 +89,7 @@ std::vector<CertificateExpiry> idp_certificates(std::string_view entity_id, cons
     if (!doc) return out;
     const xmlNode* entity = xmlDocGetRootElement(doc.get());
     for (const xmlNode* role = entity ? entity->children : nullptr; role; role = role->next)
-        if (is(role, kNsMd, "IDPSSODescriptor")) collect(role->children, entity_id, out);
+        if (is_element(role, kNsMd, "IDPSSODescriptor")) collect(role->children, entity_id, out);
     return out;
 }
 

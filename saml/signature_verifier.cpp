@@ -10,18 +10,10 @@
 
 #include "saml/base64.hpp"
 #include "saml/handles.hpp"
+#include "saml/key_descriptors.hpp"
 
 namespace sso {
 namespace {
-
-constexpr const char* kNsDsig = "http://www.w3.org/2000/09/xmldsig#";
-constexpr const char* kNsMd = "urn:oasis:names:tc:SAML:2.0:metadata";
-
-bool is(const xmlNode* n, const char* ns, const char* name) noexcept {
-    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
-           std::strcmp(reinterpret_cast<const char*>(n->ns->href), ns) == 0 &&
-           std::strcmp(reinterpret_cast<const char*>(n->name), name) == 0;
-}
 
 struct DSigCtxDestroy {
     void operator()(xmlSecDSigCtx* c) const noexcept { xmlSecDSigCtxDestroy(c); }
@@ -33,27 +25,12 @@ struct KeyDestroy {
 };
 using KeyPtr = std::unique_ptr<xmlSecKey, KeyDestroy>;
 
+// The signing certificates (a KeyDescriptor without use is for both).
 void collect(const xmlNode* n, std::vector<std::string>& out) {
-    for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE) continue;
-        if (is(n, kNsMd, "KeyDescriptor")) {
-            XmlCharPtr use(xmlGetNoNsProp(n, reinterpret_cast<const xmlChar*>("use")));
-            if (use && xmlStrcmp(use.get(), reinterpret_cast<const xmlChar*>("signing")) != 0) continue;
-            for (const xmlNode* info = n->children; info; info = info->next) {
-                if (!is(info, kNsDsig, "KeyInfo")) continue;
-                for (const xmlNode* data = info->children; data; data = data->next) {
-                    if (!is(data, kNsDsig, "X509Data")) continue;
-                    for (const xmlNode* c = data->children; c; c = c->next) {
-                        if (!is(c, kNsDsig, "X509Certificate")) continue;
-                        XmlCharPtr text(xmlNodeGetContent(c));
-                        if (text) out.emplace_back(reinterpret_cast<const char*>(text.get()));
-                    }
-                }
-            }
-            continue;
-        }
-        collect(n->children, out);
-    }
+    std::vector<MetadataCertificate> certs;
+    collect_metadata_certificates(n, certs);
+    for (MetadataCertificate& c : certs)
+        if (c.use.empty() || c.use == "signing") out.push_back(std::move(c.base64));
 }
 
 // A context that accepts only what the response guard accepts; xmlsec refuses anything else.
