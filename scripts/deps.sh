@@ -4,6 +4,7 @@
 #   bash scripts/deps.sh                  everything: the build set and the tools set (what
 #                                         scripts/test.sh, scripts/demo.sh and bench/run.sh use)
 #   bash scripts/deps.sh build            only what building the module needs (docs/quickstart.md)
+#   bash scripts/deps.sh package          that and what building the Debian package needs
 #   bash scripts/deps.sh tools            what the tests, the demo and the benchmarks run
 #   bash scripts/deps.sh --list [SET...]  prints the packages, one a line, installs nothing
 # t/integration/test_dependencies.py checks that every Python module the tests, the demo and
@@ -24,6 +25,11 @@ build=(
   # the unit tests (GoogleTest); -DSSO_TESTS=OFF builds without them
   libgtest-dev libgmock-dev
 )
+package=(
+  # the Debian package (scripts/build-deb.sh): dpkg-buildpackage, its own build set, and
+  # debhelper (dh_nginx comes with nginx-dev, in the build set)
+  build-essential debhelper dpkg-dev
+)
 tools=(
   # the tests, the demo and the benchmarks:
   # the mock IdP (python3-lasso), an IdP we did not write (pysaml2), keys and signatures
@@ -40,6 +46,8 @@ tools=(
   slapd ldap-utils
   # the shared session store of several nodes: a real Redis
   redis-server
+  # test_debian_package checks the package it builds with lintian
+  lintian
   # bench/run.sh: load, instruction counts and profiles; git names the commit measured
   wrk valgrind linux-perf git
 )
@@ -52,8 +60,9 @@ packages=()
 for s in "${sets[@]}"; do
   case "$s" in
     build) packages+=("${build[@]}") ;;
-    tools) packages+=("${tools[@]}") ;;
-    *) echo "deps.sh: unknown set \"$s\" (build, tools)" >&2; exit 2 ;;
+    package) packages+=("${build[@]}" "${package[@]}") ;;
+    tools) packages+=("${tools[@]}" "${package[@]}") ;;
+    *) echo "deps.sh: unknown set \"$s\" (build, package, tools)" >&2; exit 2 ;;
   esac
 done
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
