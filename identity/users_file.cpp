@@ -27,7 +27,7 @@ constexpr bool is_control(char c) noexcept {
 
 // `s` in double quotes for a message, cut at kQuoteMax bytes. Lines with control characters
 // are refused before anything of them is quoted, so the message stays one printable line.
-std::string quoted(std::string_view s) {
+std::string quoted_excerpt(std::string_view s) {
     std::string out = "\"";
     out.append(s.substr(0, kQuoteMax));
     out += s.size() > kQuoteMax ? "...\"" : "\"";
@@ -59,7 +59,7 @@ std::variant<Field, LineError> read_field(std::string_view line, std::size_t& po
     const std::size_t start = pos;
     while (pos < line.size() && line[pos] != '=' && !is_blank(line[pos])) ++pos;
     if (pos == line.size() || line[pos] != '=') {
-        return LineError{"field " + quoted(line.substr(start, pos - start)) + " has no '='"};
+        return LineError{"field " + quoted_excerpt(line.substr(start, pos - start)) + " has no '='"};
     }
     Field f{line.substr(start, pos - start), {}};
     if (f.key.empty()) return LineError{"a field has no name before '='"};
@@ -67,16 +67,16 @@ std::variant<Field, LineError> read_field(std::string_view line, std::size_t& po
     if (pos < line.size() && line[pos] == '"') {
         ++pos;
         for (;;) {
-            if (pos == line.size()) return LineError{"unterminated quote in the value of " + quoted(f.key)};
+            if (pos == line.size()) return LineError{"unterminated quote in the value of " + quoted_excerpt(f.key)};
             const char c = line[pos++];
             if (c == '"') break;
-            if (c == '\t') return LineError{"a tab in the value of " + quoted(f.key)};
+            if (c == '\t') return LineError{"a tab in the value of " + quoted_excerpt(f.key)};
             if (c == '\\') {
-                if (pos == line.size()) return LineError{"unterminated quote in the value of " + quoted(f.key)};
+                if (pos == line.size()) return LineError{"unterminated quote in the value of " + quoted_excerpt(f.key)};
                 const char e = line[pos++];
                 if (e != '"' && e != '\\') {
-                    return LineError{"unknown escape '\\" + std::string(1, e) + "' in the value of " + quoted(f.key) +
-                                     " (only \\\" and \\\\)"};
+                    return LineError{"unknown escape '\\" + std::string(1, e) + "' in the value of " +
+                                     quoted_excerpt(f.key) + " (only \\\" and \\\\)"};
                 }
                 f.value += e;
             } else {
@@ -85,21 +85,21 @@ std::variant<Field, LineError> read_field(std::string_view line, std::size_t& po
             if (f.value.size() > kMaxUsersFileValue) break;  // reported below, no need to read on
         }
         if (f.value.size() <= kMaxUsersFileValue && pos < line.size() && !is_blank(line[pos])) {
-            return LineError{"text right after the closing quote of " + quoted(f.key)};
+            return LineError{"text right after the closing quote of " + quoted_excerpt(f.key)};
         }
     } else {
         const std::size_t vstart = pos;
         while (pos < line.size() && !is_blank(line[pos])) ++pos;
         f.value.assign(line.substr(vstart, pos - vstart));
         if (f.value.find('"') != std::string::npos) {
-            return LineError{"a '\"' inside the bare value of " + quoted(f.key) + " (quote the whole value)"};
+            return LineError{"a '\"' inside the bare value of " + quoted_excerpt(f.key) + " (quote the whole value)"};
         }
     }
     if (f.value.size() > kMaxUsersFileValue) {
-        return LineError{"the value of " + quoted(f.key) + " is longer than " + std::to_string(kMaxUsersFileValue) +
-                         " bytes"};
+        return LineError{"the value of " + quoted_excerpt(f.key) + " is longer than " +
+                         std::to_string(kMaxUsersFileValue) + " bytes"};
     }
-    if (f.value.empty()) return LineError{"empty value for " + quoted(f.key)};
+    if (f.value.empty()) return LineError{"empty value for " + quoted_excerpt(f.key)};
     return f;
 }
 
@@ -112,7 +112,7 @@ std::variant<InternalUser, LineError> parse_account(std::string_view line, bool&
     while (pos < line.size() && !is_blank(line[pos])) ++pos;
     const auto written = line.substr(estart, pos - estart);
     auto email = normalize_email(written);
-    if (!email) return LineError{"bad e-mail address " + quoted(written) + " (a line starts with the e-mail)"};
+    if (!email) return LineError{"bad e-mail address " + quoted_excerpt(written) + " (a line starts with the e-mail)"};
     u.email = std::move(*email);
 
     bool seen_name = false, seen_groups = false;
@@ -124,14 +124,15 @@ std::variant<InternalUser, LineError> parse_account(std::string_view line, bool&
         if (auto* e = std::get_if<LineError>(&read)) return std::move(*e);
         auto& f = std::get<Field>(read);
         const auto once = [&](bool& seen) -> std::optional<LineError> {
-            if (seen) return LineError{"duplicated field " + quoted(f.key)};
+            if (seen) return LineError{"duplicated field " + quoted_excerpt(f.key)};
             seen = true;
             return std::nullopt;
         };
         if (f.key == "user") {
             if (auto e = once(has_user)) return std::move(*e);
             if (f.value.find(':') != std::string::npos) {
-                return LineError{"user name " + quoted(f.value) + " contains ':' (HTTP Basic could not send it)"};
+                return LineError{"user name " + quoted_excerpt(f.value) +
+                                 " contains ':' (HTTP Basic could not send it)"};
             }
             u.user = std::move(f.value);
         } else if (f.key == "name") {
@@ -143,9 +144,9 @@ std::variant<InternalUser, LineError> parse_account(std::string_view line, bool&
             for (;;) {
                 const auto comma = rest.find(',');
                 const auto group = rest.substr(0, comma);
-                if (group.empty()) return LineError{"empty group name in groups " + quoted(f.value)};
+                if (group.empty()) return LineError{"empty group name in groups " + quoted_excerpt(f.value)};
                 for (const auto& g : u.groups) {
-                    if (g == group) return LineError{"group " + quoted(group) + " listed twice"};
+                    if (g == group) return LineError{"group " + quoted_excerpt(group) + " listed twice"};
                 }
                 if (u.groups.size() == kMaxUsersFileGroups) {
                     return LineError{"more than " + std::to_string(kMaxUsersFileGroups) + " groups"};
@@ -162,7 +163,8 @@ std::variant<InternalUser, LineError> parse_account(std::string_view line, bool&
         } else if (f.key.starts_with("attr.")) {
             const auto name = f.key.substr(5);
             if (!is_attribute_name(name)) {
-                return LineError{"bad attribute name " + quoted(name) + " (letters, digits, '_', '-', '.', ':')"};
+                return LineError{"bad attribute name " + quoted_excerpt(name) +
+                                 " (letters, digits, '_', '-', '.', ':')"};
             }
             Attribute* attr = nullptr;
             for (auto& a : u.attributes) {
@@ -176,11 +178,11 @@ std::variant<InternalUser, LineError> parse_account(std::string_view line, bool&
             }
             if (attr->values.size() == kMaxUsersFileAttributeValues) {
                 return LineError{"more than " + std::to_string(kMaxUsersFileAttributeValues) + " values of attribute " +
-                                 quoted(name)};
+                                 quoted_excerpt(name)};
             }
             attr->values.push_back(std::move(f.value));
         } else {
-            return LineError{"unknown field " + quoted(f.key)};
+            return LineError{"unknown field " + quoted_excerpt(f.key)};
         }
     }
     if (!has_user) u.user = u.email;
@@ -234,23 +236,23 @@ std::variant<UsersFile, UsersFileError> UsersFile::parse(std::string_view text) 
             const auto line_of = [&](std::size_t i) { return file.users_[i].line; };
 
             if (auto it = file.by_email_.find(u.email); it != file.by_email_.end()) {
-                return UsersFileError{number,
-                                      "duplicate e-mail " + quoted(u.email) + ", also" + on_line(line_of(it->second))};
+                return UsersFileError{
+                    number, "duplicate e-mail " + quoted_excerpt(u.email) + ", also" + on_line(line_of(it->second))};
             }
             if (auto it = login_keys.find(u.email); it != login_keys.end()) {
-                return UsersFileError{number, "e-mail " + quoted(u.email) + " is the user name of the account" +
+                return UsersFileError{number, "e-mail " + quoted_excerpt(u.email) + " is the user name of the account" +
                                                   on_line(line_of(it->second))};
             }
             std::string user_key = u.email;
             if (explicit_user) {
                 user_key = normalize_email(u.user).value_or(u.user);
                 if (auto it = file.by_email_.find(user_key); it != file.by_email_.end()) {
-                    return UsersFileError{number, "user name " + quoted(u.user) + " is the e-mail of the account" +
-                                                      on_line(line_of(it->second))};
+                    return UsersFileError{number, "user name " + quoted_excerpt(u.user) +
+                                                      " is the e-mail of the account" + on_line(line_of(it->second))};
                 }
                 if (auto it = login_keys.find(user_key); it != login_keys.end()) {
-                    return UsersFileError{
-                        number, "duplicate user name " + quoted(u.user) + ", also" + on_line(line_of(it->second))};
+                    return UsersFileError{number, "duplicate user name " + quoted_excerpt(u.user) + ", also" +
+                                                      on_line(line_of(it->second))};
                 }
             }
             file.by_email_.emplace(u.email, index);
@@ -274,15 +276,16 @@ std::variant<UsersFile, UsersFileError> UsersFile::load(const std::string& path)
             }
         } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};  // a FIFO must not block
         const auto os_error = [&](const char* what) {
-            return UsersFileError{0, std::string(what) + " " + quoted(path) + ": " +
+            return UsersFileError{0, std::string(what) + " " + quoted_excerpt(path) + ": " +
                                          std::error_code(errno, std::generic_category()).message()};
         };
         if (f.fd < 0) return os_error("cannot open");
         struct stat st {};
         if (::fstat(f.fd, &st) != 0) return os_error("cannot stat");
-        if (!S_ISREG(st.st_mode)) return UsersFileError{0, quoted(path) + " is not a regular file"};
+        if (!S_ISREG(st.st_mode)) return UsersFileError{0, quoted_excerpt(path) + " is not a regular file"};
         const auto too_large = [&] {
-            return UsersFileError{0, quoted(path) + " is larger than " + std::to_string(kMaxUsersFileBytes) + " bytes"};
+            return UsersFileError{
+                0, quoted_excerpt(path) + " is larger than " + std::to_string(kMaxUsersFileBytes) + " bytes"};
         };
         if (static_cast<std::uint64_t>(st.st_size) > kMaxUsersFileBytes) return too_large();
         std::string text(static_cast<std::size_t>(st.st_size), '\0');

@@ -27,7 +27,7 @@ namespace sso::ldap::detail {
 // User names, DNs and server messages end up in nginx's error log: quote-safe, no control
 // characters (no forged log lines), bounded.
 std::string printable(std::string_view s);
-std::string quoted(std::string_view s);
+std::string log_quoted(std::string_view s);
 bool iequals(std::string_view a, std::string_view b) noexcept;
 timeval to_timeval(int ms) noexcept;
 

@@ -67,7 +67,7 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-std::string quoted(std::string_view s) {
+std::string log_quoted(std::string_view s) {
     // Built by appending: `"\"" + std::string` trips a GCC 12 -Wrestrict false positive at -O2.
     std::string out = printable(s);
     out.insert(out.begin(), '"');
@@ -83,7 +83,7 @@ timeval to_timeval(int ms) noexcept {
 }
 
 std::string log_prefix(const DirectorySettings& s) {
-    return "ldap " + quoted(s.name) + ": ";
+    return "ldap " + log_quoted(s.name) + ": ";
 }
 
 }  // namespace detail
@@ -464,7 +464,7 @@ TlsContextBuild build_tls_context(const DirectorySettings& s) {
     if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &is_server) != LDAP_OPT_SUCCESS) {
         // Not an LDAP result code: only the diagnostic message (if any) says more.
         const std::string diag = diagnostic(ld.get());
-        out.what = "TLS setup with CA file " + quoted(ca) + " failed" + (diag.empty() ? "" : ": " + diag);
+        out.what = "TLS setup with CA file " + log_quoted(ca) + " failed" + (diag.empty() ? "" : ": " + diag);
         return out;
     }
     void* ctx = nullptr;
@@ -529,7 +529,7 @@ std::optional<ConnectFailure> Connection::open(const std::string& url) {
         rc = simple_bind(ld, s_.bind_dn, s_.bind_password);
         if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
         if (rc != LDAP_SUCCESS) {
-            return server_level(rc, "service bind as " + quoted(s_.bind_dn) + " failed: " + describe(ld, rc));
+            return server_level(rc, "service bind as " + log_quoted(s_.bind_dn) + " failed: " + describe(ld, rc));
         }
     }
     // Connected (and TLS established) by now, unless the first search is the first operation.
@@ -630,7 +630,7 @@ private:
         if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
         if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
             return server_failure<AuthResult>(
-                rc, "user search " + filter_ + " under " + quoted(s_.base_dn) + " failed: " + describe(ld, rc));
+                rc, "user search " + filter_ + " under " + log_quoted(s_.base_dn) + " failed: " + describe(ld, rc));
         }
 
         connection.connected();
@@ -638,14 +638,14 @@ private:
         std::size_t count = 0;
         for (LDAPMessage* e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) ++count;
         if (rc == LDAP_SIZELIMIT_EXCEEDED || count > 1) {
-            return final_result(AuthFailure::ambiguous_user, prefix() + "user " + quoted(user_) +
+            return final_result(AuthFailure::ambiguous_user, prefix() + "user " + log_quoted(user_) +
                                                                  ": more than one entry matches " + filter_ +
-                                                                 " under " + quoted(s_.base_dn) + " on " + url);
+                                                                 " under " + log_quoted(s_.base_dn) + " on " + url);
         }
         if (count == 0) {
-            return final_result(AuthFailure::invalid_credentials, prefix() + "user " + quoted(user_) +
+            return final_result(AuthFailure::invalid_credentials, prefix() + "user " + log_quoted(user_) +
                                                                       ": no entry matches " + filter_ + " under " +
-                                                                      quoted(s_.base_dn) + " on " + url);
+                                                                      log_quoted(s_.base_dn) + " on " + url);
         }
 
         LDAPMessage* entry = ldap_first_entry(ld, res);
@@ -658,7 +658,7 @@ private:
         if (found.dn.empty()) {
             // A bind with an empty DN is anonymous, whatever the password: never a login.
             return final_result(AuthFailure::internal,
-                                prefix() + "user " + quoted(user_) + ": the entry found has an empty DN on " + url);
+                                prefix() + "user " + log_quoted(user_) + ": the entry found has an empty DN on " + url);
         }
         found.user = first_value(ld, entry, s_.user_attribute).value_or(std::string(user_));
         found.email = first_value(ld, entry, s_.email_attribute).value_or(std::string());
@@ -679,24 +679,25 @@ private:
         rc = simple_bind(ld, found.dn, password_);
         if (rc == LDAP_NO_MEMORY) throw std::bad_alloc();
         if (rc == LDAP_INVALID_CREDENTIALS) {
-            std::string reason = prefix() + "wrong password for " + quoted(found.dn) + " on " + url;
+            std::string reason = prefix() + "wrong password for " + log_quoted(found.dn) + " on " + url;
             const std::string diag = diagnostic(ld);
             if (!diag.empty()) reason += " (" + diag + ")";
             return final_result(AuthFailure::invalid_credentials, std::move(reason));
         }
         if (is_server_level(rc)) {
-            return server_failure<AuthResult>(rc, "bind as " + quoted(found.dn) + " failed: " + describe(ld, rc));
+            return server_failure<AuthResult>(rc, "bind as " + log_quoted(found.dn) + " failed: " + describe(ld, rc));
         }
         if (rc != LDAP_SUCCESS) {
             // Locked, expired, unwilling to perform, ...: an answer about this user. Fail closed.
-            return final_result(AuthFailure::invalid_credentials, prefix() + "bind as " + quoted(found.dn) +
+            return final_result(AuthFailure::invalid_credentials, prefix() + "bind as " + log_quoted(found.dn) +
                                                                       " refused on " + url + ": " + describe(ld, rc));
         }
 
         found.groups = groups.take();
         found.server_url = url;
         ServerOutcome ok;
-        ok.result.reason = prefix() + "user " + quoted(user_) + " authenticated as " + quoted(found.dn) + " on " + url;
+        ok.result.reason =
+            prefix() + "user " + log_quoted(user_) + " authenticated as " + log_quoted(found.dn) + " on " + url;
         ok.result.user = std::move(found);
         return ok;
     }
@@ -727,7 +728,7 @@ private:
         // A server-side size limit leaves a partial list: fewer groups can only deny, never grant.
         if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
             return server_failure<AuthResult>(
-                rc, "group search " + *filter + " under " + quoted(s_.group_base) + " failed: " + describe(ld, rc));
+                rc, "group search " + *filter + " under " + log_quoted(s_.group_base) + " failed: " + describe(ld, rc));
         }
         for (LDAPMessage* e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
             if (auto name = first_value(ld, e, s_.group_name_attribute)) {
@@ -773,11 +774,12 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
         return refuse(prefix, AuthFailure::invalid_credentials, "user name with a NUL byte refused");
     }
     if (password.empty()) {
-        return refuse(prefix, AuthFailure::invalid_credentials, "empty password for user " + quoted(user) + " refused");
+        return refuse(prefix, AuthFailure::invalid_credentials,
+                      "empty password for user " + log_quoted(user) + " refused");
     }
     if (password.size() > kMaxPasswordLength) {
         return refuse(prefix, AuthFailure::invalid_credentials,
-                      "password of user " + quoted(user) + " longer than " + std::to_string(kMaxPasswordLength) +
+                      "password of user " + log_quoted(user) + " longer than " + std::to_string(kMaxPasswordLength) +
                           " bytes refused");
     }
     if (s.urls.empty()) return refuse(prefix, AuthFailure::internal, "no url configured");
@@ -786,7 +788,7 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
     if (!filter) return refuse(prefix, AuthFailure::internal, "user_filter cannot be expanded");
     if (auto error = filter_syntax_error(*filter)) {
         return refuse(prefix, AuthFailure::internal,
-                      "user_filter expands to an invalid filter for user " + quoted(user) + ": " + *error);
+                      "user_filter expands to an invalid filter for user " + log_quoted(user) + ": " + *error);
     }
 
     const SigpipeBlock no_sigpipe;
@@ -797,9 +799,9 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
         s.urls, preferred, [&](const std::string& url) { return login.try_server(url); }, failures, last_timed_out);
     if (answer) return std::move(*answer);
     const std::size_t n = s.urls.size();
-    return refuse(
-        prefix, last_timed_out ? AuthFailure::timeout : AuthFailure::unavailable,
-        (n == 1 ? "server unavailable for user " : "no server available for user ") + quoted(user) + ": " + failures);
+    return refuse(prefix, last_timed_out ? AuthFailure::timeout : AuthFailure::unavailable,
+                  (n == 1 ? "server unavailable for user " : "no server available for user ") + log_quoted(user) +
+                      ": " + failures);
 }
 
 }  // namespace
@@ -809,7 +811,7 @@ AuthResult authenticate_impl(const DirectorySettings& s, std::atomic<std::size_t
 std::optional<std::string> settings_error(const DirectorySettings& s) noexcept {
     try {
         const auto named = [](std::string_view setting, std::string_view value, std::string_view what) {
-            return std::string(setting) + " " + quoted(value) + ": " + std::string(what);
+            return std::string(setting) + " " + log_quoted(value) + ": " + std::string(what);
         };
         if (s.urls.empty()) return std::string("url: none configured");
         for (const std::string& url : s.urls) {
@@ -823,7 +825,7 @@ std::optional<std::string> settings_error(const DirectorySettings& s) noexcept {
             if (auto problem = ca_file_problem(s.ca_file)) return named("ca_file", s.ca_file, *problem);
         } else if (uses_tls(s) && s.verify_cert) {
             if (ca_file_problem(std::string(kSystemCaFile))) {
-                return "ca_file: not set, and the system CA bundle " + quoted(kSystemCaFile) + " cannot be used";
+                return "ca_file: not set, and the system CA bundle " + log_quoted(kSystemCaFile) + " cannot be used";
             }
         }
 

@@ -78,7 +78,7 @@ template <class OnEntry>
 std::optional<ImportOutcome> run_paged(const DirectorySettings& s, Connection& connection, const PagedSearch& search,
                                        std::size_t& pages, OnEntry&& on_entry) {
     LDAP* const ld = connection.get();
-    const std::string step = std::string(search.what) + " " + search.filter + " under " + quoted(search.base);
+    const std::string step = std::string(search.what) + " " + search.filter + " under " + log_quoted(search.base);
     std::unique_ptr<char, BerMemFree> cookie_owner;
     berval cookie{};
     // Every page but the last carries at least one entry: more pages than entries allowed means
@@ -183,7 +183,7 @@ private:
             run_paged(s_, connection, user_search, pages, [&](LDAPMessage* e) -> std::optional<ImportOutcome> {
                 if (++entries > s_.import_max_users) {
                     return final_failure(s_, too_many + "entries match " + user_search.filter + " under " +
-                                                 quoted(s_.base_dn) + " on " + url + " (import_max_users)");
+                                                 log_quoted(s_.base_dn) + " on " + url + " (import_max_users)");
                 }
                 auto email = first_value(ld, e, s_.email_attribute);
                 if (!email || email->empty()) {
@@ -221,7 +221,7 @@ private:
                 run_paged(s_, connection, group_search, pages, [&](LDAPMessage* e) -> std::optional<ImportOutcome> {
                     if (group_names.size() >= s_.import_max_users) {
                         return final_failure(s_, too_many + "groups match " + group_search.filter + " under " +
-                                                     quoted(s_.group_base) + " on " + url + " (import_max_users)");
+                                                     log_quoted(s_.group_base) + " on " + url + " (import_max_users)");
                     }
                     std::string name = first_value(ld, e, s_.group_name_attribute).value_or(std::string());
                     if (name.empty()) {

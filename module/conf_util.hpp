@@ -33,7 +33,7 @@ inline std::string str(const ngx_str_t& s) {
 
 // `s` in double quotes, for configuration messages. Built by appending: `"\"" + std::string`
 // trips a GCC 12 -Wrestrict false positive at -O2.
-inline std::string quoted(std::string_view s) {
+inline std::string in_quotes(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 2);
     out += '"';

@@ -37,7 +37,7 @@ char* directive_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
         const std::string_view key = sv(args[0]);
         const ngx_uint_t n = cf->args->nelts;
         const std::string where = "\"sso_ldap_directory " + st->conf->name + "\": ";
-        auto wrong_args = [&] { return conf_error(cf, where + "wrong number of arguments to " + quoted(key)); };
+        auto wrong_args = [&] { return conf_error(cf, where + "wrong number of arguments to " + in_quotes(key)); };
         auto& s = st->settings;
         if (key == "url") {
             if (n < 2) return wrong_args();
@@ -47,7 +47,8 @@ char* directive_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
         if (n != 2) return wrong_args();
         const std::string value(sv(args[1]));
         auto bad_value = [&](std::string_view expected) {
-            return conf_error(cf, where + quoted(key) + ": " + quoted(value) + " is not " + std::string(expected));
+            return conf_error(cf,
+                              where + in_quotes(key) + ": " + in_quotes(value) + " is not " + std::string(expected));
         };
         if (key == "starttls" || key == "verify_certificate") {
             auto flag = parse_flag(value);
@@ -118,7 +119,7 @@ char* directive_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
                 return bad_value("a realm without quotes, backslashes or line breaks");
             st->realm = value;
         } else {
-            return conf_error(cf, where + "unknown setting " + quoted(key));
+            return conf_error(cf, where + "unknown setting " + in_quotes(key));
         }
         return NGX_CONF_OK;
     } catch (...) {
@@ -138,7 +139,7 @@ char* ldap_directory_block(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept 
             if (!mcf->ldap) return static_cast<char*>(NGX_CONF_ERROR);
         }
         if (name.empty() || name == "off" || mcf->ldap->find(name))
-            return conf_error(cf, "\"sso_ldap_directory\": " + quoted(name) +
+            return conf_error(cf, "\"sso_ldap_directory\": " + in_quotes(name) +
                                       (name == "off" || name.empty() ? " cannot name a directory" : " is duplicate"));
         mcf->ldap->list.push_back(std::make_unique<LdapDirectoryConf>());
         LdapDirectoryConf* d = mcf->ldap->list.back().get();

@@ -122,11 +122,11 @@ bool is_regex(const Clcf* c) noexcept {
 std::string describe(const Clcf* c, const Clcf* root) {
     if (c == root) return "no location (the server block itself)";
     const char* kind = is_regex(c) ? "~ " : c->exact_match ? "= " : c->noregex ? "^~ " : "";
-    return std::string("location ") + kind + quoted(sv(c->name));
+    return std::string("location ") + kind + in_quotes(sv(c->name));
 }
 
 std::string server_label(const ngx_http_core_srv_conf_t* cscf) {
-    if (cscf->server_name.len) return "server " + quoted(sv(cscf->server_name));
+    if (cscf->server_name.len) return "server " + in_quotes(sv(cscf->server_name));
     if (!cscf->file_name) return "a server without server_name";
     return "the server at " + std::string(reinterpret_cast<const char*>(cscf->file_name)) + ":" +
            std::to_string(cscf->line);
@@ -175,13 +175,13 @@ char* check_acs_url(ngx_conf_t* cf, const ngx_http_core_srv_conf_t* cscf, SrvCon
         const std::string path = acs_path_of(e);
         Clcf* at = root;
         if (path.empty() || find_location(root, path, at) == Found::redirect || at != e) continue;
-        fixes.push_back(quoted(std::string(url->origin) + path) + " (" + describe(e, root) + ")");
+        fixes.push_back(in_quotes(std::string(url->origin) + path) + " (" + describe(e, root) + ")");
     }
     std::string fix = fixes.empty() ? "no prefix or exact sso_endpoint location of this server gives one; add e.g. "
                                       "\"location /sso/ { sso_endpoint; }\" and use its \"/sso/acs\""
                                     : "use " + join(fixes, " or ");
     return conf_error_at(cf, &scf->acs_url_at,
-                         "\"sso_sp_acs_url\": the path " + quoted(url->path) + " of " + quoted(acs) + " in " +
+                         "\"sso_sp_acs_url\": the path " + in_quotes(url->path) + " of " + in_quotes(acs) + " in " +
                              server_label(cscf) + " " + why + "; " + fix);
 }
 

@@ -103,8 +103,8 @@ char* set_sp_identifier(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept
         if (problem.empty()) return NGX_CONF_OK;
         const std::string path =
             value.starts_with('/') ? std::string(value) : std::string("/sso/") + (acs ? "acs" : "metadata");
-        const std::string example = quoted("https://app.example.org" + path);
-        return conf_error(cf, quoted(sv(cmd->name)) + ": " + quoted(value) + " " + problem +
+        const std::string example = in_quotes("https://app.example.org" + path);
+        return conf_error(cf, in_quotes(sv(cmd->name)) + ": " + in_quotes(value) + " " + problem +
                                   (acs ? "; the IdP posts the browser to it and SP metadata publishes it, so write "
                                          "the full http:// or https:// URL the browser reaches, e.g. "
                                        : "; SAML wants an absolute URI, usually the URL of this SP's metadata, e.g. ") +

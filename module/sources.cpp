@@ -55,11 +55,11 @@ const char* kind_name(SourceKind k) noexcept {
 
 // "key=value" parameters after a source's target.
 char* parse_parameter(ngx_conf_t* cf, SourceConf& s, std::string_view arg) {
-    const std::string where = "\"sso_sources\": source " + quoted(s.name) + ": ";
+    const std::string where = "\"sso_sources\": source " + in_quotes(s.name) + ": ";
     const std::size_t eq = arg.find('=');
-    if (eq == std::string_view::npos) return conf_error(cf, where + "unexpected " + quoted(arg));
+    if (eq == std::string_view::npos) return conf_error(cf, where + "unexpected " + in_quotes(arg));
     const std::string_view key = arg.substr(0, eq), value = arg.substr(eq + 1);
-    if (s.kind != SourceKind::ldap) return conf_error(cf, where + quoted(key) + " applies to ldap sources only");
+    if (s.kind != SourceKind::ldap) return conf_error(cf, where + in_quotes(key) + " applies to ldap sources only");
     if (key == "import") {
         if (value == "off") {
             s.import_interval = 0;
@@ -87,7 +87,7 @@ char* parse_parameter(ngx_conf_t* cf, SourceConf& s, std::string_view arg) {
             return conf_error(cf, where + "removed_users=" + std::string(value) + " is not end or keep");
         s.end_removed_sessions = value == "end";
     } else {
-        return conf_error(cf, where + "unknown parameter " + quoted(key));
+        return conf_error(cf, where + "unknown parameter " + in_quotes(key));
     }
     return NGX_CONF_OK;
 }
@@ -100,20 +100,20 @@ char* source_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
         auto mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_sso_module));
         const std::string name = str(args[0]);
         if (!valid_name(name))
-            return conf_error(cf, "\"sso_sources\": " + quoted(name) +
+            return conf_error(cf, "\"sso_sources\": " + in_quotes(name) +
                                       " is not a source name (1 to 63 letters, digits, '-', '_' or '.')");
-        if (sources->find(name)) return conf_error(cf, "\"sso_sources\": source " + quoted(name) + " is duplicate");
+        if (sources->find(name)) return conf_error(cf, "\"sso_sources\": source " + in_quotes(name) + " is duplicate");
         if (sources->list.size() == kMaxSources)
             return conf_error(cf, "\"sso_sources\": more than " + std::to_string(kMaxSources) + " sources");
         if (n < 2)
-            return conf_error(cf, "\"sso_sources\": source " + quoted(name) + " needs a type: saml, ldap or users");
+            return conf_error(cf, "\"sso_sources\": source " + in_quotes(name) + " needs a type: saml, ldap or users");
         auto s = std::make_unique<SourceConf>();
         s->name = name;
         s->priority = sources->list.size() + 1;
         s->conf_file = str(cf->conf_file->file.name);
         s->conf_line = cf->conf_file->line;
         const std::string_view type = sv(args[1]);
-        const std::string where = "\"sso_sources\": source " + quoted(name) + ": ";
+        const std::string where = "\"sso_sources\": source " + in_quotes(name) + ": ";
         ngx_uint_t next = 2;
         if (type == "saml") {
             s->kind = SourceKind::saml;
@@ -126,7 +126,8 @@ char* source_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
             if (n >= 3 && sv(args[2]).find('=') == std::string_view::npos) s->target = str(args[next++]);
             s->ldap = mcf->ldap ? mcf->ldap->find(s->target) : nullptr;
             if (!s->ldap)
-                return conf_error(cf, where + "no sso_ldap_directory named " + quoted(s->target) + " above this line");
+                return conf_error(cf,
+                                  where + "no sso_ldap_directory named " + in_quotes(s->target) + " above this line");
         } else if (type == "users") {
             s->kind = SourceKind::users;
             if (n < 3) return conf_error(cf, where + "users needs the users file");
@@ -136,18 +137,19 @@ char* source_line(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
             next = 3;
             auto loaded = UsersFile::load(s->target);
             if (auto* e = std::get_if<UsersFileError>(&loaded)) {
-                return conf_error(cf, where + "users file " + quoted(s->target) +
+                return conf_error(cf, where + "users file " + in_quotes(s->target) +
                                           (e->line ? ", line " + std::to_string(e->line) : std::string()) + ": " +
                                           e->message);
             }
             s->users = std::make_unique<UsersFile>(std::move(std::get<UsersFile>(loaded)));
             s->loaded_at = ngx_time();
         } else {
-            return conf_error(cf, where + "unknown type " + quoted(type) + " (saml, ldap or users)");
+            return conf_error(cf, where + "unknown type " + in_quotes(type) + " (saml, ldap or users)");
         }
         for (const auto& other : sources->list)
             if (other->kind == s->kind && other->target == s->target)
-                return conf_error(cf, where + "the same " + kind_name(s->kind) + " source as " + quoted(other->name));
+                return conf_error(cf,
+                                  where + "the same " + kind_name(s->kind) + " source as " + in_quotes(other->name));
         for (; next < n; ++next)
             if (char* rc = parse_parameter(cf, *s, sv(args[next])); rc != NGX_CONF_OK) return rc;
         if (s->imported()) sources->imported_names.push_back(s->name);
