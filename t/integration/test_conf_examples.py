@@ -29,6 +29,9 @@ class ConfExamplesTest(unittest.TestCase):
         with open(os.path.join(self.dir, "ldap.conf"), "w") as f:
             f.write('sso_ldap_directory demo { url ldap://127.0.0.1:1; starttls on; base_dn "dc=example,dc=test"; }\n')
 
+        # the demo's identity token key, made by scripts/demo.sh
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+                        os.path.join(self.dir, "jwt.key")], check=True, capture_output=True)
         # the internal accounts of conf/sources.conf
         with open(os.path.join(self.dir, "users"), "w") as f:
             f.write('scan-robot@example.org user=scanbot name="Scan Robot" groups=devices\n')
@@ -38,7 +41,7 @@ class ConfExamplesTest(unittest.TestCase):
 
     def nginx_t(self, text):
         d = self.dir
-        for old, new in (("@MODULE@", MODULE), ("@DIR@", d), ("@PORT@", "1"), ("@UPSTREAM_PORT@", "2"),
+        for old, new in (("@MODULE@", MODULE), ("@DIR@", d), ("@PORT@", "1"), ("@HOST@", "127.0.0.1"), ("@UPSTREAM_PORT@", "2"),
                          ("/usr/lib/nginx/modules/ngx_http_sso_module.so", MODULE),
                          ("/etc/nginx/sso", d), ("/var/log/nginx", d)):
             text = text.replace(old, new)
