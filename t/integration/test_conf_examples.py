@@ -29,6 +29,8 @@ class ConfExamplesTest(unittest.TestCase):
         with open(os.path.join(self.dir, "ldap.conf"), "w") as f:
             f.write('sso_ldap_directory demo { url ldap://127.0.0.1:1; starttls on; base_dn "dc=example,dc=test"; }\n')
 
+        # where the demo keeps its sessions (empty: shared memory)
+        open(os.path.join(self.dir, "store.conf"), "w").close()
         # the demo's identity token key, made by scripts/demo.sh
         subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
                         os.path.join(self.dir, "jwt.key")], check=True, capture_output=True)
@@ -41,7 +43,7 @@ class ConfExamplesTest(unittest.TestCase):
 
     def nginx_t(self, text):
         d = self.dir
-        for old, new in (("@MODULE@", MODULE), ("@DIR@", d), ("@PORT@", "1"), ("@HOST@", "127.0.0.1"), ("@UPSTREAM_PORT@", "2"),
+        for old, new in (("@MODULE@", MODULE), ("@DIR@", d), ("@PORT@", "1"), ("@HOST@", "127.0.0.1"), ("@LISTEN@", "127.0.0.1:1"), ("@RUN@", d), ("@UPSTREAM_PORT@", "2"),
                          ("/usr/lib/nginx/modules/ngx_http_sso_module.so", MODULE),
                          ("/etc/nginx/sso", d), ("/var/log/nginx", d)):
             text = text.replace(old, new)

@@ -56,7 +56,8 @@ class DemoTest(unittest.TestCase):
         cls.dir = os.path.join(cls.tmp.name, "demo")
         cls.port, cls.idp_port, cls.upstream_port = free_port(), free_port(), free_port()
         env = dict(os.environ, DEMO_MODULE=MODULE, DEMO_DIR=cls.dir, DEMO_PORT=str(cls.port),
-                   DEMO_IDP_PORT=str(cls.idp_port), DEMO_UPSTREAM_PORT=str(cls.upstream_port))
+                   DEMO_IDP_PORT=str(cls.idp_port), DEMO_UPSTREAM_PORT=str(cls.upstream_port),
+                   **cls.extra_env())
         cls.out_path = os.path.join(cls.tmp.name, "demo.out")
         cls.out = open(cls.out_path, "wb")
         cls.proc = subprocess.Popen(["bash", os.path.join(REPO, "scripts", "demo.sh")], cwd=REPO, env=env,
@@ -73,6 +74,10 @@ class DemoTest(unittest.TestCase):
         except BaseException:
             cls.stop()
             raise
+
+    @classmethod
+    def extra_env(cls):
+        return {}
 
     @classmethod
     def output(cls):
@@ -200,6 +205,25 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r.text())
         self.assertIn("Signed out", r.text())
         self.assertEqual(self.get("/", BROWSER, cookie).status, 302, "the session is gone")
+
+
+class DemoTwoNodesTest(DemoTest):
+    """The stack docker-compose.yml describes: the same demo with its sessions in Redis and a
+    second nginx node on another port that shares them."""
+
+    @classmethod
+    def extra_env(cls):
+        cls.port_2, cls.redis_port = free_port(), free_port()
+        return {"DEMO_REDIS": "127.0.0.1:%d" % cls.redis_port, "DEMO_PORT_2": str(cls.port_2)}
+
+    def test_the_second_node_shares_the_session(self):
+        cookie = self.saml_login("alice")
+        r = request(self.port_2, "GET", "/", {"Accept": "application/json", "Cookie": cookie})
+        self.assertEqual(r.status, 200, r.text())
+        self.assertEqual(dict((k.lower(), v) for k, v in r.json()["headers"])["x-sso-user"], "alice")
+        status = request(self.port_2, "GET", "/sso-admin/status", basic("alice", "alice-pw")).json()
+        self.assertEqual(status["store"]["kind"], "redis")
+        self.assertIn("Second node", self.output())
 
 
 if __name__ == "__main__":
