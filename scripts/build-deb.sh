@@ -10,7 +10,11 @@ out=$(mkdir -p "${OUT_DIR:-dist}" && cd "${OUT_DIR:-dist}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/nginx-sso"
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/nginx-sso"
+if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/nginx-sso"
+else  # a source tree without its .git (a container build context): everything but build output
+  tar -c --exclude='./build*' --exclude=./dist --exclude='__pycache__' . | tar -x -C "$work/nginx-sso"
+fi
 (cd "$work/nginx-sso" && dpkg-buildpackage -us -uc -b -j"$(nproc)")
 cp "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes "$out"/
 ls "$out"/*.deb

@@ -46,8 +46,9 @@ tools=(
   slapd ldap-utils
   # the shared session store of several nodes: a real Redis
   redis-server
-  # test_debian_package checks the package it builds with lintian
-  lintian
+  # test_debian_package checks the package it builds with lintian; test_container validates
+  # docker-compose.yml offline with Debian's docker-compose (no container engine runs here)
+  lintian docker-compose
   # bench/run.sh: load, instruction counts and profiles; git names the commit measured
   wrk valgrind linux-perf git
 )
