@@ -122,6 +122,16 @@ class PagesTest(StackTest):
         self.reference_logged(r, mark, "SAML response refused")
         self.assertIn('<a href="/sso/login?return_to=%2F">Sign in again</a>', r.text())
 
+    def test_login_refusals_offer_to_sign_in_again(self):
+        s = self.stack
+        r = s.get("/sso/login?return_to=" + urllib.parse.quote("//evil.example/", safe=""), headers=BROWSER)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertNamesSite(r)
+        self.assertIn('<a href="/sso/login?return_to=%2F">Sign in again</a>', r.text())
+        r = s.get("/sso/login?idp=urn%3Anobody&return_to=%2Fapp%2F", headers=BROWSER)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertIn('<a href="/sso/login?return_to=%2Fapp%2F">Sign in again</a>', r.text())
+
     def test_405_names_the_methods(self):
         s = self.stack
         for method, path, allow in (("PUT", "/sso/metadata", "GET, HEAD"), ("DELETE", "/sso/login", "GET, HEAD"),
@@ -248,6 +258,12 @@ class SamlOffPagesTest(StackTest):
     def test_signed_out_page_offers_no_dead_sign_in(self):
         r = self.stack.get("/sso/logout", headers=BROWSER)
         self.assertEqual(r.status, 200, r.text())
+        self.assertNotIn("Sign in again", r.text())
+        self.assertIn('<a href="/">Go to the home page</a>', r.text())
+
+    def test_saml_is_off_page_leads_home(self):
+        r = self.stack.get("/sso/login", headers=BROWSER)
+        self.assertEqual(r.status, 404, r.text())
         self.assertNotIn("Sign in again", r.text())
         self.assertIn('<a href="/">Go to the home page</a>', r.text())
 
