@@ -122,6 +122,14 @@ void form_checked(ngx_http_request_t* r, LdapJob& job) noexcept {
                                                    job.user, kWrongCredentials));
             return;
         }
+        // "Try again" is the page wanted, which the form posted (the request's own query has none).
+        if (ctx->title.data && !ctx->location.len && !ctx->html_body.len &&
+            static_cast<PageForward>(ctx->page_forward) == PageForward::retry) {
+            ngx_http_finalize_request(
+                r, send_page_to(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message),
+                                PageForward::retry, job.form_return_to, page_login_uri(r)));
+            return;
+        }
         ngx_http_finalize_request(r, send_decision(r, ctx));
         return;
     }

@@ -8,6 +8,7 @@ import unittest
 import urllib.parse
 
 from t.integration.harness import BROWSER, DEFAULT_LOCATIONS, StackTest, free_port, request, session_cookie
+from t.integration.ldap_stack import FormLogin
 
 JSON = {"Accept": "application/json"}
 REF = re.compile(r'Reference: <code>([0-9a-f]{32})</code>')
@@ -240,6 +241,14 @@ class FormPagesTest(StackTest):
         self.assertEqual(r.status, 400, r.text())
         self.assertBackToForm(r, "/")
         self.assertIsNotNone(REF.search(r.text()))
+
+    def test_directory_unavailable_after_the_form_leads_back_to_the_page_wanted(self):
+        s = self.stack
+        mark = s.mark()
+        r = FormLogin(s, return_to="/staff/x?y=1").post("alice", "secret")
+        self.assertIn(r.status, (503, 504), r.text())
+        PagesTest.reference_logged(self, r, mark, "LDAP directory")
+        self.assertIn('<a href="/staff/x?y=1">Try again</a>', r.text())
 
     def test_switching_account_where_the_form_signs_in_uses_the_form(self):
         s = self.stack
