@@ -340,7 +340,7 @@ ngx_int_t login(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
     if (refused || !target) {
         log_reason(r, NGX_LOG_WARN, "login refused: return_to is not a same-origin target");
         return send_page(r, NGX_HTTP_BAD_REQUEST, "Invalid return address",
-                         "The address to return to after signing in is not on this site.");
+                         "The address to return to after signing in is not on this site.", PageForward::sign_in);
     }
     // ?idp=ENTITYID picks the IdP (links can name one); none, or several, show the chooser.
     const ServiceProvider& sp = *srv_conf(r)->rt->sp;
@@ -350,13 +350,15 @@ ngx_int_t login(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
         asked = query_values(r, "idp");
         if (!asked) {
             log_reason(r, NGX_LOG_WARN, "login refused: malformed idp argument");
-            return send_page(r, NGX_HTTP_BAD_REQUEST, "Unknown sign-in service", "The sign-in link is malformed.");
+            return send_page(r, NGX_HTTP_BAD_REQUEST, "Unknown sign-in service", "The sign-in link is malformed.",
+                             PageForward::sign_in);
         }
         for (const std::string& id : *asked) {
             if (!sp.knows_idp(id)) {
                 log_reason(r, NGX_LOG_WARN, "login refused: no IdP \"" + id + "\" in the metadata");
                 return send_page(r, NGX_HTTP_BAD_REQUEST, "Unknown sign-in service",
-                                 "The identity provider named in the sign-in link is not known to this site.");
+                                 "The identity provider named in the sign-in link is not known to this site.",
+                                 PageForward::sign_in);
             }
         }
         if (asked->size() != 1 && !(asked->empty() && sp.idps().size() == 1)) {
@@ -469,7 +471,7 @@ ngx_int_t endpoint_handler(ngx_http_request_t* r) noexcept {
     if (!scf->rt->sp) {
         log_reason(r, NGX_LOG_INFO, "SAML endpoint used while SAML is off (no sso_idp_metadata)");
         return send_page(r, NGX_HTTP_NOT_FOUND, "SAML is off",
-                         "No identity provider metadata is configured for this site.");
+                         "No identity provider metadata is configured for this site.", PageForward::sign_in);
     }
     if (action == "acs") return acs(r);
     if (action == "slo") return slo_handler(r, ctx);

@@ -142,10 +142,6 @@ namespace {
 ngx_int_t request_id_index = NGX_ERROR;
 
 // The name pages give the site (session/page.hpp): the server_name, else the Host.
-std::string_view site_name(ngx_http_request_t* r) noexcept {
-    auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_get_module_srv_conf(r, ngx_http_core_module));
-    return page_site(cscf ? sv(cscf->server_name) : std::string_view(), sv(r->headers_in.server));
-}
 
 // The page that was wanted: the return_to argument of an endpoint request, or the request
 // itself elsewhere; "/" when it is not a same-origin target.
@@ -188,8 +184,35 @@ std::string_view request_reference(ngx_http_request_t* r) noexcept {
     return {reinterpret_cast<const char*>(v->data), v->len};
 }
 
-ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
-                    PageForward forward) noexcept {
+std::string_view site_name(ngx_http_request_t* r) noexcept {
+    auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_get_module_srv_conf(r, ngx_http_core_module));
+    return page_site(cscf ? sv(cscf->server_name) : std::string_view(), sv(r->headers_in.server));
+}
+
+std::string_view page_login_uri(ngx_http_request_t* r) noexcept {
+    const SrvConf* scf = srv_conf(r);
+    const LocConf* lcf = loc_conf(r);
+    if (!scf || !lcf) return {};
+    const LoginChoice choice = lcf->login == login_saml   ? LoginChoice::saml
+                               : lcf->login == login_ldap ? LoginChoice::directory
+                                                          : LoginChoice::automatic;
+    switch (page_sign_in(choice, scf->rt && scf->rt->sp && scf->login_uri.len, lcf->ldap && scf->ldap_form_uri.len)) {
+        case SignInLink::saml:
+            return sv(scf->login_uri);
+        case SignInLink::form:
+            return sv(scf->ldap_form_uri);
+        case SignInLink::none:
+            break;
+    }
+    return {};
+}
+
+namespace {
+
+// send_page and send_page_to: `return_to` and `login_uri` null mean "from the request".
+ngx_int_t send_page_impl(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                         PageForward forward, const std::string_view* return_to,
+                         const std::string_view* login_uri) noexcept {
     if (replaced_by_error_page(r, status)) return static_cast<ngx_int_t>(status);
     try {
         Page page;
@@ -200,14 +223,13 @@ ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view t
         if (wants_json(r)) return send_body(r, status, "application/json", page_json(page));
         page.site = site_name(r);
         page.forward = forward;
-        const std::string back = forward == PageForward::none ? std::string() : page_return_to(r);
+        const std::string back = forward == PageForward::none ? std::string()
+                                 : return_to                  ? std::string(*return_to)
+                                                              : page_return_to(r);
         page.return_to = back;
         const SrvConf* scf = srv_conf(r);
         const RequestCtx* ctx = existing_request_ctx(r);
-        if (scf && scf->rt && scf->rt->sp && scf->login_uri.len)
-            page.login_uri = sv(scf->login_uri);
-        else if (scf)
-            page.login_uri = sv(scf->ldap_form_uri);
+        page.login_uri = login_uri ? *login_uri : page_login_uri(r);
         if (scf) page.logout_uri = sv(scf->logout_uri);
         if (ctx) {
             page.user = sv(ctx->identity.user);
@@ -217,6 +239,18 @@ ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view t
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+}  // namespace
+
+ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                    PageForward forward) noexcept {
+    return send_page_impl(r, status, title, message, forward, nullptr, nullptr);
+}
+
+ngx_int_t send_page_to(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                       PageForward forward, std::string_view return_to, std::string_view login_uri) noexcept {
+    return send_page_impl(r, status, title, message, forward, &return_to, &login_uri);
 }
 
 ngx_int_t not_allowed(ngx_http_request_t* r, std::string_view allow) noexcept {

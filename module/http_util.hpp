@@ -35,6 +35,18 @@ void log_reason(ngx_http_request_t* r, ngx_uint_t level, std::string_view reason
 ngx_int_t send_page(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
                     PageForward forward = PageForward::none) noexcept;
 
+// The same with the page wanted and the sign-in link given, where the request does not say
+// them (the LDAP form's POST carries return_to in its body).
+ngx_int_t send_page_to(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                       PageForward forward, std::string_view return_to, std::string_view login_uri) noexcept;
+
+// The name pages give the site: server_name, or the Host (page_site in session/page.hpp).
+std::string_view site_name(ngx_http_request_t* r) noexcept;
+
+// Where "Sign in again" leads from a page of this request: the sign-in its location uses
+// (page_sign_in in session/page.hpp); empty when it has none that works.
+std::string_view page_login_uri(ngx_http_request_t* r) noexcept;
+
 // 405 with Allow naming the methods the endpoint takes (e.g. "GET, HEAD").
 ngx_int_t not_allowed(ngx_http_request_t* r, std::string_view allow) noexcept;
 

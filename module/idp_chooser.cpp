@@ -1,6 +1,7 @@
 #include "module/idp_chooser.hpp"
 
 #include "module/http_util.hpp"
+#include "module/sso_conf.hpp"
 #include "session/form.hpp"
 
 namespace sso::ngx {
@@ -30,17 +31,22 @@ bool idp_allowed(const ngx_array_t* allowed, std::string_view entity_id) noexcep
 }
 
 ngx_int_t send_idp_chooser(ngx_http_request_t* r, std::string_view return_to, const std::vector<IdpSummary>& idps) {
-    std::string items;
-    for (const IdpSummary& idp : idps) {
-        const std::string href = "?idp=" + url_encode(idp.entity_id) + "&return_to=" + url_encode(return_to);
-        items += "<li><a href=\"" + html_escape(href) + "\">" + html_escape(idp.display_name) + "</a></li>";
-    }
-    const std::string body =
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Choose how to sign in</title>"
-        "<style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}h1{font-size:1.4em}"
-        "li{margin:.6em 0}</style></head><body><h1>Choose how to sign in</h1><ul>" +
-        items + "</ul></body></html>\n";
-    return send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8", body);
+    std::vector<std::string> hrefs;
+    hrefs.reserve(idps.size());
+    for (const IdpSummary& idp : idps)
+        hrefs.push_back("?idp=" + url_encode(idp.entity_id) + "&return_to=" + url_encode(return_to));
+    std::vector<ChooserEntry> entries;
+    for (std::size_t i = 0; i < idps.size(); ++i) entries.push_back({idps[i].display_name, hrefs[i]});
+    Page page;
+    page.title = "Choose how to sign in";
+    page.site = site_name(r);
+    page.reference = request_reference(r);
+    page.return_to = return_to;
+    // Someone whose organisation is not listed may have an account in the directory.
+    const LocConf* lcf = loc_conf(r);
+    const SrvConf* scf = srv_conf(r);
+    if (lcf->ldap && scf->ldap_form_uri.len) page.login_uri = sv(scf->ldap_form_uri);
+    return send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8", idp_chooser_html(page, entries));
 }
 
 }  // namespace sso::ngx

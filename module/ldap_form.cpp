@@ -76,6 +76,12 @@ ngx_int_t send_form(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
     }
 }
 
+// A refusal of the form: back to the form, which returns to `return_to` afterwards.
+ngx_int_t send_refusal(ngx_http_request_t* r, ngx_uint_t status, std::string_view title, std::string_view message,
+                       std::string_view return_to) noexcept {
+    return send_page_to(r, status, title, message, PageForward::sign_in, return_to, sv(r->uri));
+}
+
 ngx_int_t show_fresh_form(ngx_http_request_t* r, ngx_uint_t status, std::string_view return_to,
                           std::string_view error) noexcept {
     auto token = new_random_token(kCsrfBytes);
@@ -116,6 +122,14 @@ void form_checked(ngx_http_request_t* r, LdapJob& job) noexcept {
                                                    job.user, kWrongCredentials));
             return;
         }
+        // "Try again" is the page wanted, which the form posted (the request's own query has none).
+        if (ctx->title.data && !ctx->location.len && !ctx->html_body.len &&
+            static_cast<PageForward>(ctx->page_forward) == PageForward::retry) {
+            ngx_http_finalize_request(
+                r, send_page_to(r, static_cast<ngx_uint_t>(ctx->decision), sv(ctx->title), sv(ctx->message),
+                                PageForward::retry, job.form_return_to, page_login_uri(r)));
+            return;
+        }
         ngx_http_finalize_request(r, send_decision(r, ctx));
         return;
     }
@@ -152,25 +166,26 @@ void form_posted(ngx_http_request_t* r) noexcept {
         if (!body) body = std::string();
         if (body->size() > kMaxFormBody) {
             log_reason(r, NGX_LOG_WARN, "LDAP form refused: POST body larger than 16k");
-            ngx_http_finalize_request(r, send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-in refused",
-                                                   "The sign-in form is too large."));
+            ngx_http_finalize_request(r, send_refusal(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-in refused",
+                                                      "The sign-in form is too large.", "/"));
             return;
         }
         const FormField user = form_field(*body, "username");
         const FormField password = form_field(*body, "password");
         const FormField csrf = form_field(*body, "csrf");
         const FormField back = form_field(*body, "return_to");
-        for (const FormField* f : {&user, &password, &csrf, &back}) {
-            if (f->status == FormFieldStatus::malformed || f->status == FormFieldStatus::duplicate) {
-                log_reason(r, NGX_LOG_WARN, "LDAP form refused: malformed or repeated form field");
-                ngx_http_finalize_request(r, send_page(r, NGX_HTTP_BAD_REQUEST, "Sign-in refused",
-                                                       "The sign-in form was not filled in correctly."));
-                return;
-            }
-        }
         auto target = back.status == FormFieldStatus::found
                           ? safe_return_target(back.value, request_scheme(r), request_host(r))
                           : std::optional<std::string>("/");
+        for (const FormField* f : {&user, &password, &csrf, &back}) {
+            if (f->status == FormFieldStatus::malformed || f->status == FormFieldStatus::duplicate) {
+                log_reason(r, NGX_LOG_WARN, "LDAP form refused: malformed or repeated form field");
+                ngx_http_finalize_request(r, send_refusal(r, NGX_HTTP_BAD_REQUEST, "Sign-in refused",
+                                                          "The sign-in form was not filled in correctly.",
+                                                          target ? std::string_view(*target) : "/"));
+                return;
+            }
+        }
         if (!target) {
             log_reason(r, NGX_LOG_WARN, "LDAP form: return_to is not a same-origin target; using \"/\"");
             target.emplace(1, '/');  // (not = "/": GCC 12 warns falsely, -Wrestrict)
@@ -205,8 +220,9 @@ void form_posted(ngx_http_request_t* r) noexcept {
         ctx->ldap_job = job;
         if (!post_directory_check(r, *job)) {
             log_reason(r, NGX_LOG_ERR, "LDAP sign-in not started: the thread pool queue is full");
-            ngx_http_finalize_request(r, send_page(r, NGX_HTTP_SERVICE_UNAVAILABLE, "Service unavailable",
-                                                   "Too many sign-ins are in progress. Please try again shortly."));
+            ngx_http_finalize_request(
+                r, send_refusal(r, NGX_HTTP_SERVICE_UNAVAILABLE, "Service unavailable",
+                                "Too many sign-ins are in progress. Please try again shortly.", *target));
         }
     } catch (...) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -219,7 +235,8 @@ ngx_int_t ldap_form_handler(ngx_http_request_t* r, RequestCtx*) noexcept {
     const LocConf* lcf = loc_conf(r);
     if (!lcf->ldap) {
         log_reason(r, NGX_LOG_INFO, "LDAP form requested but no sso_ldap directory is set for it");
-        return send_page(r, NGX_HTTP_NOT_FOUND, "Not found", "Sign-in with a user name and password is not set up.");
+        return send_page(r, NGX_HTTP_NOT_FOUND, "Not found", "Sign-in with a user name and password is not set up.",
+                         PageForward::sign_in);
     }
     if (r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)) {
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -227,15 +244,16 @@ ngx_int_t ldap_form_handler(ngx_http_request_t* r, RequestCtx*) noexcept {
         auto target = return_to_arg(r, refused);
         if (refused || !target) {
             log_reason(r, NGX_LOG_WARN, "LDAP form refused: return_to is not a same-origin target");
-            return send_page(r, NGX_HTTP_BAD_REQUEST, "Invalid return address",
-                             "The address to return to after signing in is not on this site.");
+            return send_refusal(r, NGX_HTTP_BAD_REQUEST, "Invalid return address",
+                                "The address to return to after signing in is not on this site.", "/");
         }
         return show_fresh_form(r, NGX_HTTP_OK, *target, "");
     }
     if (!(r->method & NGX_HTTP_POST)) return not_allowed(r, "GET, HEAD, POST");
     if (r->headers_in.content_length_n > static_cast<off_t>(kMaxFormBody)) {
         log_reason(r, NGX_LOG_WARN, "LDAP form refused: POST body larger than 16k");
-        return send_page(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-in refused", "The sign-in form is too large.");
+        return send_refusal(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "Sign-in refused", "The sign-in form is too large.",
+                            "/");
     }
     const ngx_int_t rc = ngx_http_read_client_request_body(r, [](ngx_http_request_t* r) { form_posted(r); });
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;

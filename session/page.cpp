@@ -91,27 +91,61 @@ std::string way_forward(const Page& p) {
 
 }  // namespace
 
+SignInLink page_sign_in(LoginChoice choice, bool saml_ready, bool directory) noexcept {
+    if (choice != LoginChoice::directory && saml_ready) return SignInLink::saml;
+    return directory ? SignInLink::form : SignInLink::none;
+}
+
 std::string_view page_site(std::string_view server_name, std::string_view host) noexcept {
     if (server_name.empty() || server_name == "_" || server_name.find_first_of("*~") != std::string_view::npos)
         return host;
     return server_name;
 }
 
-std::string page_html(const Page& p) {
+namespace {
+
+// Everything up to and including the title; `style` adds rules.
+std::string page_head(const Page& p, std::string_view style) {
     const std::string title = html_escape(p.title);
     const std::string site = html_escape(p.site);
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title +
                       (site.empty() ? "" : " - " + site) +
                       "</title><style>body{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}"
-                      "h1{font-size:1.4em}.site,.ref{color:#666;font-size:.9em}</style></head><body>\n";
+                      "h1{font-size:1.4em}.site,.ref{color:#666;font-size:.9em}" +
+                      std::string(style) + "</style></head><body>\n";
     if (!site.empty()) out += "<p class=\"site\">" + site + "</p>\n";
-    out += "<h1>" + title + "</h1>\n<p>" + html_escape(p.message) + "</p>\n";
+    return out + "<h1>" + title + "</h1>\n";
+}
+
+std::string reference_line(const Page& p) {
+    if (p.reference.empty()) return {};
+    return "<p class=\"ref\">Reference: <code>" + html_escape(p.reference) +
+           "</code> (quote it when you contact the help desk)</p>\n";
+}
+
+}  // namespace
+
+std::string idp_chooser_html(const Page& p, const std::vector<ChooserEntry>& idps) {
+    const std::string_view back = p.return_to.empty() ? std::string_view("/") : p.return_to;
+    std::string out = page_head(p, "li{margin:.6em 0}") + "<ul>";
+    for (const ChooserEntry& idp : idps) out += "<li>" + link(idp.href, idp.name) + "</li>";
+    out += "</ul>\n<p class=\"hint\">";
+    if (!p.login_uri.empty())
+        out += "Your organisation is not listed? " +
+               link(sign_in_url(p.login_uri, back), "Sign in with a user name and password") +
+               ", or contact the help desk of this site.";
+    else
+        out += "Your organisation is not listed? Contact the help desk of this site.";
+    out += "</p>\n<p class=\"forward\">" + link(back, "Cancel and go back") + " &middot; " +
+           link("/", "Go to the home page") + "</p>\n";
+    return out + reference_line(p) + "</body></html>\n";
+}
+
+std::string page_html(const Page& p) {
+    std::string out = page_head(p, "") + "<p>" + html_escape(p.message) + "</p>\n";
     if (!p.continue_to.empty()) out += "<p class=\"continue\">" + link(p.continue_to, "Continue") + "</p>\n";
     out += way_forward(p);
-    if (!p.reference.empty())
-        out += "<p class=\"ref\">Reference: <code>" + html_escape(p.reference) +
-               "</code> (quote it when you contact the help desk)</p>\n";
-    return out + "</body></html>\n";
+    return out + reference_line(p) + "</body></html>\n";
 }
 
 std::string page_json(const Page& p) {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sso {
 
@@ -28,6 +29,23 @@ struct Page {
     std::string_view user;         // who is signed in (switch_account)
     std::string_view continue_to;  // a "Continue" link first (a sign-out's return_to); empty: none
 };
+
+// Which sign-in a page's "Sign in again" link leads to: the one the location uses. `sso_login`
+// chooses (automatic: SAML when the server has IdP metadata); SAML without metadata falls
+// back to the directory's form when the location has one; nothing works: no link.
+enum class LoginChoice { automatic, saml, directory };
+enum class SignInLink { none, saml, form };
+SignInLink page_sign_in(LoginChoice choice, bool saml_ready, bool directory) noexcept;
+
+// One IdP on the chooser page: its name and the link that signs in with it.
+struct ChooserEntry {
+    std::string_view name;
+    std::string_view href;
+};
+// The page on which the browser picks an IdP: the site, one link per IdP, what to do when
+// the organisation is not listed (the directory's form when `p.login_uri` names one, or the
+// help desk), a way back to the page wanted (`p.return_to`) and the reference.
+std::string idp_chooser_html(const Page& p, const std::vector<ChooserEntry>& idps);
 
 // Text for an HTML page or attribute value: & < > " ' become entities.
 std::string html_escape(std::string_view s);

@@ -8,6 +8,7 @@ import unittest
 import urllib.parse
 
 from t.integration.harness import BROWSER, DEFAULT_LOCATIONS, StackTest, free_port, request, session_cookie
+from t.integration.ldap_stack import FormLogin
 
 JSON = {"Accept": "application/json"}
 REF = re.compile(r'Reference: <code>([0-9a-f]{32})</code>')
@@ -122,6 +123,16 @@ class PagesTest(StackTest):
         self.reference_logged(r, mark, "SAML response refused")
         self.assertIn('<a href="/sso/login?return_to=%2F">Sign in again</a>', r.text())
 
+    def test_login_refusals_offer_to_sign_in_again(self):
+        s = self.stack
+        r = s.get("/sso/login?return_to=" + urllib.parse.quote("//evil.example/", safe=""), headers=BROWSER)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertNamesSite(r)
+        self.assertIn('<a href="/sso/login?return_to=%2F">Sign in again</a>', r.text())
+        r = s.get("/sso/login?idp=urn%3Anobody&return_to=%2Fapp%2F", headers=BROWSER)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertIn('<a href="/sso/login?return_to=%2Fapp%2F">Sign in again</a>', r.text())
+
     def test_405_names_the_methods(self):
         s = self.stack
         for method, path, allow in (("PUT", "/sso/metadata", "GET, HEAD"), ("DELETE", "/sso/login", "GET, HEAD"),
@@ -181,6 +192,99 @@ class PagesTest(StackTest):
         self.assertIn("Demo IdP", r.text())
         self.assertIn(s.idp_entity_id, r.text())
         self.assertIn("A real IdP would ask for your user name and password", r.text())
+
+
+FORM_LOCATIONS = """
+        location /sso/ { sso_endpoint; }
+        location /app/ { sso on; proxy_pass http://127.0.0.1:%(upstream)d; }
+        location /staff/ {
+            sso on;
+            sso_login ldap;
+            sso_require user nobody-has-this-name;
+            proxy_pass http://127.0.0.1:%(upstream)d;
+        }
+"""
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class FormPagesTest(StackTest):
+    """The directory's sign-in form beside SAML: its refusals lead back to the form, and pages
+    of a location that signs in with the form offer the form."""
+    STACK_ARGS = dict(locations=FORM_LOCATIONS, http_extra=LDAP % closed_port(), server_extra="sso_ldap corp;")
+
+    def assertBackToForm(self, r, return_to):
+        self.assertIn('<p class="site">localhost</p>', r.text())
+        self.assertIn('<a href="/sso/ldap?return_to=%s">Sign in again</a>' % urllib.parse.quote(return_to, safe=""),
+                      r.text())
+
+    def test_oversize_form_leads_back_to_the_form(self):
+        s = self.stack
+        mark = s.mark()
+        r = request(s.port, "POST", "/sso/ldap", dict(BROWSER, **FORM), body="username=" + "a" * 17000)
+        self.assertEqual(r.status, 413, r.text())
+        self.assertBackToForm(r, "/")
+        PagesTest.reference_logged(self, r, mark, "POST body larger than 16k")
+
+    def test_malformed_form_leads_back_to_the_form_and_the_page_wanted(self):
+        s = self.stack
+        mark = s.mark()
+        body = "username=a&username=b&password=x&return_to=" + urllib.parse.quote("/staff/x?y=1", safe="")
+        r = request(s.port, "POST", "/sso/ldap", dict(BROWSER, **FORM), body=body)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertBackToForm(r, "/staff/x?y=1")
+        PagesTest.reference_logged(self, r, mark, "malformed or repeated form field")
+
+    def test_foreign_return_address_leads_back_to_the_form(self):
+        s = self.stack
+        r = s.get("/sso/ldap?return_to=" + urllib.parse.quote("//evil.example/", safe=""), headers=BROWSER)
+        self.assertEqual(r.status, 400, r.text())
+        self.assertBackToForm(r, "/")
+        self.assertIsNotNone(REF.search(r.text()))
+
+    def test_directory_unavailable_after_the_form_leads_back_to_the_page_wanted(self):
+        s = self.stack
+        mark = s.mark()
+        r = FormLogin(s, return_to="/staff/x?y=1").post("alice", "secret")
+        self.assertIn(r.status, (503, 504), r.text())
+        PagesTest.reference_logged(self, r, mark, "LDAP directory")
+        self.assertIn('<a href="/staff/x?y=1">Try again</a>', r.text())
+
+    def test_switching_account_where_the_form_signs_in_uses_the_form(self):
+        s = self.stack
+        cookie, _ = s.login("alice")  # a SAML session; this location signs in with the form
+        r = s.get("/staff/x", headers=BROWSER, cookie=cookie)
+        self.assertEqual(r.status, 403, r.text())
+        action = re.search(r'<form class="forward" method="post" action="([^"]+)">', r.text()).group(1)
+        back = "/sso/ldap?return_to=" + urllib.parse.quote("/staff/x", safe="")
+        self.assertEqual(action.replace("&amp;", "&"), "/sso/logout?return_to=" + urllib.parse.quote(back, safe=""))
+
+
+class SamlOffPagesTest(StackTest):
+    """No IdP metadata and no directory: no sign-in works, so no page offers one."""
+    STACK_ARGS = dict(saml=False)
+
+    def test_signed_out_page_offers_no_dead_sign_in(self):
+        r = self.stack.get("/sso/logout", headers=BROWSER)
+        self.assertEqual(r.status, 200, r.text())
+        self.assertNotIn("Sign in again", r.text())
+        self.assertIn('<a href="/">Go to the home page</a>', r.text())
+
+    def test_saml_is_off_page_leads_home(self):
+        r = self.stack.get("/sso/login", headers=BROWSER)
+        self.assertEqual(r.status, 404, r.text())
+        self.assertNotIn("Sign in again", r.text())
+        self.assertIn('<a href="/">Go to the home page</a>', r.text())
+
+
+class SamlOffFormPagesTest(StackTest):
+    """No IdP metadata, a directory: "Sign in again" is the directory's form."""
+    STACK_ARGS = dict(saml=False, http_extra=LDAP % closed_port(), server_extra="sso_ldap corp;")
+
+    def test_signed_out_page_offers_the_form(self):
+        r = self.stack.get("/sso/logout", headers=BROWSER)
+        self.assertEqual(r.status, 200, r.text())
+        self.assertIn('<a href="/sso/ldap?return_to=%2F">Sign in again</a>', r.text())
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class SeveralIdpsTest(unittest.TestCase):
         r = self.stack.get(path, headers=BROWSER)
         self.assertEqual(r.status, 200, r.text()[:300])
         return {name: href.replace("&amp;", "&")
-                for href, name in re.findall(r'<a href="([^"]+)">([^<]+)</a>', r.text())}
+                for href, name in re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', r.text())}
 
     def test_a_location_that_accepts_both_shows_the_chooser(self):
         s = self.stack
@@ -111,6 +111,15 @@ class SeveralIdpsTest(unittest.TestCase):
         links = self.chooser_links(r.header("Location"))
         # The partner's English display name; the first IdP has none, so its entityID.
         self.assertEqual(set(links), {"Partner IdP", s.idp_entity_id})
+
+    def test_the_chooser_names_the_site_and_offers_a_way_out(self):
+        r = self.stack.get("/sso/login?return_to=%2Fapp%2Fpage%3Fx%3D1", headers=BROWSER)
+        self.assertEqual(r.status, 200)
+        self.assertIn('<p class="site">localhost</p>', r.text())
+        self.assertIn("<title>Choose how to sign in - localhost</title>", r.text())
+        self.assertIn('<a href="/app/page?x=1">Cancel and go back</a>', r.text())
+        self.assertIn("Your organisation is not listed? Contact the help desk of this site.", r.text())
+        self.assertRegex(r.text(), r"Reference: <code>[0-9a-f]{32}</code>")
 
     def test_each_idp_signs_users_in_and_the_session_names_it(self):
         s = self.stack

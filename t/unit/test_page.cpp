@@ -120,5 +120,43 @@ TEST(PageTest, MetadataFileNameFromTheHost) {
     EXPECT_EQ(metadata_filename(""), "sp-metadata.xml");
 }
 
+TEST(PageTest, SignInAgainLeadsToTheSignInTheLocationUses) {
+    using enum LoginChoice;
+    EXPECT_EQ(page_sign_in(automatic, true, false), SignInLink::saml);
+    EXPECT_EQ(page_sign_in(automatic, true, true), SignInLink::saml);
+    EXPECT_EQ(page_sign_in(saml, true, true), SignInLink::saml);
+    // sso_login ldap: the directory's form, IdP metadata or not.
+    EXPECT_EQ(page_sign_in(directory, true, true), SignInLink::form);
+    EXPECT_EQ(page_sign_in(directory, false, true), SignInLink::form);
+    // SAML off (no IdP metadata): the form when there is a directory, else no link.
+    EXPECT_EQ(page_sign_in(automatic, false, true), SignInLink::form);
+    EXPECT_EQ(page_sign_in(saml, false, true), SignInLink::form);
+    EXPECT_EQ(page_sign_in(automatic, false, false), SignInLink::none);
+    EXPECT_EQ(page_sign_in(saml, false, false), SignInLink::none);
+    EXPECT_EQ(page_sign_in(directory, true, false), SignInLink::none);
+}
+
+TEST(PageTest, ChooserNamesTheSiteAndOffersAWayOut) {
+    Page p = base();
+    p.title = "Choose how to sign in";
+    p.return_to = "/app/x?y=1";
+    p.login_uri = "";
+    const std::vector<ChooserEntry> idps = {{"Partner <IdP>", "?idp=a&return_to=%2F"}, {"Other", "?idp=b"}};
+    std::string html = page_html(p);  // (the ordinary page, for contrast: no IdP list)
+    EXPECT_EQ(html.find("<li>"), std::string::npos);
+    html = idp_chooser_html(p, idps);
+    EXPECT_NE(html.find("<title>Choose how to sign in - app.example</title>"), std::string::npos);
+    EXPECT_NE(html.find("<li><a href=\"?idp=a&amp;return_to=%2F\">Partner &lt;IdP&gt;</a></li>"), std::string::npos);
+    EXPECT_NE(html.find("<li><a href=\"?idp=b\">Other</a></li>"), std::string::npos);
+    EXPECT_NE(html.find("<a href=\"/app/x?y=1\">Cancel and go back</a>"), std::string::npos);
+    EXPECT_NE(html.find("not listed? Contact the help desk"), std::string::npos);
+    EXPECT_NE(html.find("Reference: <code>0123456789abcdef0123456789abcdef</code>"), std::string::npos);
+    // With a directory's form: the way in for those without an IdP.
+    p.login_uri = "/sso/ldap";
+    html = idp_chooser_html(p, idps);
+    EXPECT_NE(html.find("<a href=\"/sso/ldap?return_to=%2Fapp%2Fx%3Fy%3D1\">Sign in with a user name and password</a>"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace sso
