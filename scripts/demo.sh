@@ -149,7 +149,8 @@ site="http://$host:$port"
 where="on $host"
 case "$host" in
   127.* | localhost | '::1') ;;
-  *) where="on $host, reachable from other machines: plain HTTP, demo keys, demo passwords" ;;
+  *) where="on $host, reachable from other machines. It is not protected: plain HTTP, demo keys
+and passwords, and the mock IdP signs anyone in as any user" ;;
 esac
 cat <<MSG
 
